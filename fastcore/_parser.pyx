@@ -1,0 +1,1031 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Compiled HTTP/1.1 request parsing: bytes in, values out.
+
+Strategy: ``parse_request`` is a stateless pull call over the caller's buffer
+(no copy). It walks C pointers with a 256-entry table of byte classes built
+from ``fastcore._grammar``, creates only the strings the result holds (each
+decoded once, as latin-1), and checks every limit by position, so an oversized
+or malformed request fails as soon as its bytes prove it, before the end
+arrives. Framing decisions (Content-Length, Transfer-Encoding, Host) are
+recorded in a small struct while the fields are scanned and judged once the
+empty line is seen.
+
+``ChunkedDecoder`` is a byte-at-a-time state machine for the chunk framing
+(size lines, extensions, CRLFs) that copies chunk data in whole runs, so any
+split of the input across ``feed()`` calls gives the same output and errors.
+
+``fastcore._parser_py`` is the pure-Python twin of this module; the two must
+agree on every input, and the tests hold them to it.
+"""
+
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
+from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.dict cimport PyDict_Copy, PyDict_GetItem, PyDict_SetItem
+from cpython.object cimport PyObject
+from cpython.unicode cimport PyUnicode_DecodeLatin1
+from libc.stdint cimport uint64_t, int64_t
+from libc.stdlib cimport malloc, realloc, free
+from libc.string cimport memchr, memcmp, memcpy, memset
+
+from fastcore import _grammar
+from fastcore.errors import (
+    BadRequest,
+    HeaderFieldsTooLarge,
+    NotImplementedCoding,
+    ParseError,
+    URITooLong,
+    VersionNotSupported,
+    byte_name,
+)
+from fastcore.limits import DEFAULT_LIMITS, Limits
+
+__all__ = [
+    "COMPILED", "RequestHead", "parse_request", "build_environ", "ChunkedDecoder",
+    "Limits", "DEFAULT_LIMITS", "ParseError", "BadRequest", "URITooLong",
+    "HeaderFieldsTooLarge", "NotImplementedCoding", "VersionNotSupported",
+]
+
+COMPILED = True
+
+cdef enum:
+    CR = 13
+    LF = 10
+    SP = 32
+    HT = 9
+
+# Bit flags of the byte-class table.
+cdef enum:
+    C_TCHAR = 1
+    C_VALUE = 2
+    C_TARGET = 4
+    C_HEX = 8
+    C_REG_NAME = 16
+    C_IP_LITERAL = 32
+    C_SCHEME = 64
+    C_QDTEXT = 128
+    C_QUOTED_PAIR = 256
+    C_DIGIT = 512
+    C_OWS = 1024
+
+cdef unsigned short CLS[256]
+
+
+cdef void _fill(bytes members, unsigned short flag):
+    cdef unsigned char c
+    for c in members:
+        CLS[c] |= flag
+
+
+_fill(_grammar.TCHAR, C_TCHAR)
+_fill(_grammar.FIELD_VALUE, C_VALUE)
+_fill(_grammar.TARGET, C_TARGET)
+_fill(_grammar.HEXDIG, C_HEX)
+_fill(_grammar.REG_NAME, C_REG_NAME)
+_fill(_grammar.IP_LITERAL, C_IP_LITERAL)
+_fill(_grammar.SCHEME, C_SCHEME)
+_fill(_grammar.QDTEXT, C_QDTEXT)
+_fill(_grammar.QUOTED_PAIR, C_QUOTED_PAIR)
+_fill(_grammar.DIGIT, C_DIGIT)
+_fill(_grammar.OWS, C_OWS)
+
+cdef str TLS_REASON = _grammar.TLS_REASON
+cdef str BARE_LF_REASON = _grammar.BARE_LF_REASON
+cdef str BARE_CR_REASON = _grammar.BARE_CR_REASON
+
+cdef str HTTP_1_0 = "HTTP/1.0"
+cdef str HTTP_1_1 = "HTTP/1.1"
+# Methods that arrive on nearly every request are returned as these shared
+# objects rather than decoded anew.
+cdef tuple KNOWN_METHODS = ("GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH")
+
+
+cdef inline Py_ssize_t _run(const unsigned char* b, Py_ssize_t p, Py_ssize_t end,
+                            unsigned short flag) noexcept nogil:
+    """Index of the first byte at or after p (below end) outside the class."""
+    while p + 4 <= end:
+        if not (CLS[b[p]] & flag):
+            return p
+        if not (CLS[b[p + 1]] & flag):
+            return p + 1
+        if not (CLS[b[p + 2]] & flag):
+            return p + 2
+        if not (CLS[b[p + 3]] & flag):
+            return p + 3
+        p += 4
+    while p < end and (CLS[b[p]] & flag):
+        p += 1
+    return p
+
+
+cdef inline str _latin1(const unsigned char* b, Py_ssize_t start, Py_ssize_t end):
+    return PyUnicode_DecodeLatin1(<const char*>b + start, end - start, NULL)
+
+
+cdef inline bint _lower_eq(const unsigned char* b, Py_ssize_t start, Py_ssize_t end,
+                           const char* lower) noexcept nogil:
+    """ASCII case-insensitive comparison of b[start:end] with a lowercase literal."""
+    cdef Py_ssize_t i = 0
+    while start + i < end:
+        if lower[i] == 0 or (b[start + i] | 0x20) != <unsigned char>lower[i]:
+            return False
+        i += 1
+    return lower[i] == 0
+
+
+cdef inline int _hexval(unsigned char c) noexcept nogil:
+    if c <= 57:
+        return c - 48
+    return (c | 0x20) - 87
+
+
+cdef class RequestHead:
+    """The parsed head of one request. See ``fastcore/_parser.pyi``."""
+
+    cdef readonly str method
+    cdef readonly str target
+    cdef readonly str path
+    cdef readonly str query
+    cdef readonly str version
+    cdef readonly list headers
+    cdef readonly Py_ssize_t size
+    cdef readonly object content_length
+    cdef readonly bint chunked
+    cdef readonly bint keep_alive
+    cdef readonly bint expect_continue
+
+    def __init__(self, method, target, path, query, version, headers, size,
+                 content_length, chunked, keep_alive, expect_continue):
+        self.method = method
+        self.target = target
+        self.path = path
+        self.query = query
+        self.version = version
+        self.headers = headers
+        self.size = size
+        self.content_length = content_length
+        self.chunked = chunked
+        self.keep_alive = keep_alive
+        self.expect_continue = expect_continue
+
+    def _fields(self):
+        return (self.method, self.target, self.path, self.query, self.version,
+                self.headers, self.size, self.content_length, self.chunked,
+                self.keep_alive, self.expect_continue)
+
+    def __eq__(self, other):
+        if not hasattr(other, "_fields") or type(other).__name__ != "RequestHead":
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __repr__(self):
+        return (f"RequestHead(method={self.method!r}, target={self.target!r}, "
+                f"version={self.version!r}, headers={len(self.headers)}, size={self.size}, "
+                f"content_length={self.content_length!r}, chunked={self.chunked}, "
+                f"keep_alive={self.keep_alive}, expect_continue={self.expect_continue})")
+
+
+# ---------------------------------------------------------------------------
+# Field sections (headers and trailers)
+
+cdef struct Framing:
+    # What the header fields say about framing and the connection.
+    int host_count
+    int cl_count
+    int64_t content_length
+    int te_fields
+    int te_chunked
+    int te_other
+    bint te_last_chunked
+    bint conn_close
+    bint conn_keep_alive
+    bint expect_continue
+
+
+cdef Py_ssize_t _need(Py_ssize_t end, Py_ssize_t n, str what, Py_ssize_t limit) except -2:
+    """A byte at index >= end is needed: more input, or the limit is passed."""
+    if end < n:
+        raise HeaderFieldsTooLarge(f"{what} section larger than {limit} bytes")
+    return -1
+
+
+cdef int _content_length(const unsigned char* b, Py_ssize_t p, Py_ssize_t end,
+                         Framing* fr) except -1:
+    """RFC 9110 8.6: Content-Length = 1*DIGIT. A list of identical values
+    (from one field or several) is taken as that value, as 8.6 allows; any
+    other list is a conflict."""
+    cdef Py_ssize_t q
+    cdef uint64_t value, digit
+    while True:
+        q = _run(b, p, end, C_DIGIT)
+        if q == p:
+            raise BadRequest("invalid Content-Length value")
+        value = 0
+        while p < q:
+            digit = b[p] - 48
+            if value > (<uint64_t>0x7FFFFFFFFFFFFFFF - digit) // 10:
+                raise BadRequest("Content-Length value too large")
+            value = value * 10 + digit
+            p += 1
+        if fr.cl_count and <int64_t>value != fr.content_length:
+            raise BadRequest("conflicting Content-Length values")
+        fr.cl_count += 1
+        fr.content_length = <int64_t>value
+        p = _run(b, p, end, C_OWS)
+        if p == end:
+            return 0
+        if b[p] != b',':
+            raise BadRequest("invalid Content-Length value")
+        p = _run(b, p + 1, end, C_OWS)
+
+
+cdef int _transfer_encoding(const unsigned char* b, Py_ssize_t p, Py_ssize_t end,
+                            Framing* fr) except -1:
+    """RFC 9112 6.1: Transfer-Encoding = #transfer-coding. Empty list elements
+    are skipped (RFC 9110 5.6.1); a coding with parameters is refused, since
+    chunked takes none and no other coding is supported."""
+    cdef Py_ssize_t q
+    fr.te_fields += 1
+    while p < end:
+        q = _run(b, p, end, C_TCHAR)
+        if q > p:
+            if _lower_eq(b, p, q, "chunked"):
+                fr.te_chunked += 1
+                fr.te_last_chunked = True
+            else:
+                fr.te_other += 1
+                fr.te_last_chunked = False
+        q = _run(b, q, end, C_OWS)
+        if q < end and b[q] != b',':
+            raise BadRequest("invalid Transfer-Encoding value")
+        p = _run(b, q + 1, end, C_OWS) if q < end else end
+    return 0
+
+
+cdef void _connection(const unsigned char* b, Py_ssize_t p, Py_ssize_t end,
+                      Framing* fr) noexcept:
+    """RFC 9110 7.6.1: Connection = #connection-option; only close and
+    keep-alive matter here."""
+    cdef Py_ssize_t q
+    cdef const unsigned char* comma
+    while p < end:
+        q = _run(b, p, end, C_TCHAR)
+        if _lower_eq(b, p, q, "close"):
+            fr.conn_close = True
+        elif _lower_eq(b, p, q, "keep-alive"):
+            fr.conn_keep_alive = True
+        comma = <const unsigned char*>memchr(b + q, b',', end - q)
+        if comma == NULL:
+            return
+        p = _run(b, comma - b + 1, end, C_OWS)
+
+
+cdef int _note_field(const unsigned char* b, Py_ssize_t ns, Py_ssize_t ne,
+                     Py_ssize_t vs, Py_ssize_t ve, Framing* fr) except -1:
+    """Record what a header field means for framing, checking its value."""
+    cdef Py_ssize_t length = ne - ns
+    if length == 4 and _lower_eq(b, ns, ne, "host"):
+        fr.host_count += 1
+        if fr.host_count > 1:
+            raise BadRequest("more than one Host header field")
+        if not _valid_authority(b, vs, ve, False):
+            raise BadRequest("invalid Host header field value")
+    elif length == 14 and _lower_eq(b, ns, ne, "content-length"):
+        _content_length(b, vs, ve, fr)
+    elif length == 17 and _lower_eq(b, ns, ne, "transfer-encoding"):
+        _transfer_encoding(b, vs, ve, fr)
+    elif length == 10 and _lower_eq(b, ns, ne, "connection"):
+        _connection(b, vs, ve, fr)
+    elif length == 6 and _lower_eq(b, ns, ne, "expect"):
+        if _lower_eq(b, vs, ve, "100-continue"):
+            fr.expect_continue = True
+    return 0
+
+
+cdef Py_ssize_t _scan_fields(const unsigned char* b, Py_ssize_t p, Py_ssize_t n,
+                             Py_ssize_t limit, Py_ssize_t max_count, list fields,
+                             Framing* fr, str what) except -2:
+    """Scan field lines from p through the empty line that ends the section.
+
+    RFC 9112 5: field-line = field-name ":" OWS field-value OWS, each ended by
+    CRLF; the section ends with an empty line. Returns the index after that
+    line, or -1 when more bytes are needed. At most ``limit`` bytes from p
+    belong to the section. ``fr`` (may be NULL) records framing fields.
+    """
+    cdef Py_ssize_t end = p + limit
+    cdef Py_ssize_t q, ns, ne, vs, ve
+    cdef Py_ssize_t count = 0
+    cdef unsigned char c
+    if end > n:
+        end = n
+    while True:
+        if p >= end:
+            return _need(end, n, what, limit)
+        c = b[p]
+        if c == CR:
+            if p + 1 >= end:
+                return _need(end, n, what, limit)
+            if b[p + 1] != LF:
+                raise BadRequest(BARE_CR_REASON)
+            return p + 2
+        if c == LF:
+            raise BadRequest(BARE_LF_REASON)
+        if c == SP or c == HT:
+            # RFC 9112 5.2: obs-fold is refused; so is whitespace before the
+            # first field (RFC 9112 2.2), which the same test catches.
+            raise BadRequest(f"{what} field line starts with whitespace (obsolete line folding)")
+        if count >= max_count:
+            raise HeaderFieldsTooLarge(f"more than {max_count} {what} fields")
+        ns = p
+        q = _run(b, p, end, C_TCHAR)
+        if q >= end:
+            return _need(end, n, what, limit)
+        c = b[q]
+        if c != b':':
+            if c == SP or c == HT:
+                raise BadRequest(f"whitespace before ':' in {what} field name")
+            if c == CR or c == LF:
+                raise BadRequest(f"{what} field line without ':'")
+            raise BadRequest(f"invalid character {byte_name(c)} in {what} field name")
+        if q == ns:
+            raise BadRequest(f"empty {what} field name")
+        ne = q
+        vs = _run(b, q + 1, end, C_OWS)
+        q = _run(b, vs, end, C_VALUE)
+        if q >= end:
+            return _need(end, n, what, limit)
+        c = b[q]
+        if c == CR:
+            if q + 1 >= end:
+                return _need(end, n, what, limit)
+            if b[q + 1] != LF:
+                raise BadRequest(BARE_CR_REASON)
+        elif c == LF:
+            raise BadRequest(BARE_LF_REASON)
+        else:
+            raise BadRequest(f"invalid character {byte_name(c)} in {what} field value")
+        ve = q
+        while ve > vs and (b[ve - 1] == SP or b[ve - 1] == HT):
+            ve -= 1
+        fields.append((_latin1(b, ns, ne), _latin1(b, vs, ve)))
+        if fr != NULL:
+            _note_field(b, ns, ne, vs, ve, fr)
+        count += 1
+        p = q + 2
+
+
+# ---------------------------------------------------------------------------
+# The request line
+
+cdef str _percent_decode(const unsigned char* b, Py_ssize_t start, Py_ssize_t end):
+    """PEP 3333 PATH_INFO: %XX escapes decoded to bytes, presented as latin-1.
+    A '%' not followed by two hex digits is kept as it is (as Werkzeug and the
+    stdlib's unquote do): clients send a raw '%' often enough, and it cannot
+    change what the request means."""
+    cdef const unsigned char* pct = <const unsigned char*>memchr(b + start, b'%', end - start)
+    if pct == NULL:
+        return _latin1(b, start, end)
+    cdef unsigned char* out = <unsigned char*>malloc(end - start)
+    cdef Py_ssize_t o = 0
+    cdef Py_ssize_t p = start
+    if out == NULL:
+        raise MemoryError()
+    try:
+        while p < end:
+            if (b[p] == b'%' and p + 2 < end
+                    and (CLS[b[p + 1]] & C_HEX) and (CLS[b[p + 2]] & C_HEX)):
+                out[o] = <unsigned char>(_hexval(b[p + 1]) * 16 + _hexval(b[p + 2]))
+                p += 3
+            else:
+                out[o] = b[p]
+                p += 1
+            o += 1
+        return PyUnicode_DecodeLatin1(<const char*>out, o, NULL)
+    finally:
+        free(out)
+
+
+cdef inline int _line_need(Py_ssize_t lim, Py_ssize_t n, Py_ssize_t max_line) except -1:
+    """A request-line byte at index >= lim is needed: 414 if it is there."""
+    if lim < n:
+        raise URITooLong(f"request line longer than {max_line} bytes")
+    return 0
+
+
+cdef str M_GET = "GET"
+cdef str M_PUT = "PUT"
+cdef str M_POST = "POST"
+cdef str M_HEAD = "HEAD"
+cdef str M_PATCH = "PATCH"
+cdef str M_DELETE = "DELETE"
+cdef str M_OPTIONS = "OPTIONS"
+cdef str M_CONNECT = "CONNECT"
+
+
+cdef str _method(const unsigned char* b, Py_ssize_t start, Py_ssize_t end):
+    """The method as a str; the common ones are shared objects, not decoded anew."""
+    cdef const char* s = <const char*>b + start
+    cdef Py_ssize_t length = end - start
+    if length == 3:
+        if memcmp(s, "GET", 3) == 0:
+            return M_GET
+        if memcmp(s, "PUT", 3) == 0:
+            return M_PUT
+    elif length == 4:
+        if memcmp(s, "POST", 4) == 0:
+            return M_POST
+        if memcmp(s, "HEAD", 4) == 0:
+            return M_HEAD
+    elif length == 5 and memcmp(s, "PATCH", 5) == 0:
+        return M_PATCH
+    elif length == 6 and memcmp(s, "DELETE", 6) == 0:
+        return M_DELETE
+    elif length == 7:
+        if memcmp(s, "OPTIONS", 7) == 0:
+            return M_OPTIONS
+        if memcmp(s, "CONNECT", 7) == 0:
+            return M_CONNECT
+    return _latin1(b, start, end)
+
+
+cdef bint _valid_authority(const unsigned char* b, Py_ssize_t p, Py_ssize_t end,
+                           bint need_port) noexcept:
+    """RFC 9110 7.2 / RFC 3986 3.2: uri-host [ ":" port ]. Userinfo ("@") is
+    refused: RFC 9110 4.2.4 deprecates it and it only serves to mislead."""
+    cdef Py_ssize_t q
+    if p < end and b[p] == b'[':
+        q = _run(b, p + 1, end, C_IP_LITERAL)
+        if q >= end or b[q] != b']' or q == p + 1:
+            return False
+        q += 1
+    else:
+        q = _run(b, p, end, C_REG_NAME)
+    if q == end:
+        return not need_port
+    if b[q] != b':':
+        return False
+    return _run(b, q + 1, end, C_DIGIT) == end and (q + 1 < end or not need_port)
+
+
+cdef inline bint _is_alpha(unsigned char c) noexcept nogil:
+    return <unsigned char>((c | 0x20) - 97) < 26
+
+
+cdef class _LimitValues:
+    # The limits as C integers, read once per Limits object in use.
+    cdef Py_ssize_t max_request_line
+    cdef Py_ssize_t max_header_count
+    cdef Py_ssize_t max_header_bytes
+    cdef Py_ssize_t max_chunk_ext
+    cdef Py_ssize_t max_trailer_bytes
+
+
+cdef _LimitValues _limit_values(object limits):
+    if not isinstance(limits, Limits):
+        raise TypeError(f"limits must be a fastcore.parser.Limits, not {type(limits).__name__}")
+    cdef _LimitValues v = _LimitValues.__new__(_LimitValues)
+    v.max_request_line = limits.max_request_line
+    v.max_header_count = limits.max_header_count
+    v.max_header_bytes = limits.max_header_bytes
+    v.max_chunk_ext = limits.max_chunk_ext
+    v.max_trailer_bytes = limits.max_trailer_bytes
+    return v
+
+
+cdef _LimitValues DEFAULT_VALUES = _limit_values(DEFAULT_LIMITS)
+
+
+def parse_request(data, *, limits=DEFAULT_LIMITS):
+    """Parse the request head at the start of ``data``. See ``_parser.pyi``."""
+    cdef Py_buffer view
+    cdef _LimitValues lv = DEFAULT_VALUES if limits is DEFAULT_LIMITS else _limit_values(limits)
+    if type(data) is bytes:
+        return _parse(<const unsigned char*>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), lv)
+    PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+    try:
+        return _parse(<const unsigned char*>view.buf, view.len, lv)
+    finally:
+        PyBuffer_Release(&view)
+
+
+cdef object _parse(const unsigned char* b, Py_ssize_t n, _LimitValues lv):
+    cdef Py_ssize_t max_line = lv.max_request_line
+    cdef Py_ssize_t p = 0
+    cdef Py_ssize_t start, lim, end, q, ms, me, ts, te, vs, hs, qm, a, ae, i
+    cdef unsigned char c
+    cdef const unsigned char* found
+    cdef bint http11
+    cdef str method, path, query
+    cdef Framing fr
+
+    # RFC 9112 2.2: empty lines (CRLF) before the request line are ignored.
+    while True:
+        if p >= n:
+            return None
+        c = b[p]
+        if c == CR:
+            if p + 1 >= n:
+                return None
+            if b[p + 1] != LF:
+                raise BadRequest(BARE_CR_REASON)
+            p += 2
+            if p > max_line:
+                raise BadRequest("too many empty lines before the request line")
+        elif c == LF:
+            raise BadRequest(BARE_LF_REASON)
+        else:
+            break
+    if c == 0x16:
+        # A TLS handshake record starts with content type 22.
+        raise BadRequest(TLS_REASON)
+
+    # RFC 9112 3: request-line = method SP request-target SP HTTP-version
+    # Every byte before the line's CRLF must lie below lim.
+    start = p
+    lim = start + max_line
+    end = lim if lim < n else n
+
+    ms = p
+    q = _run(b, p, end, C_TCHAR)
+    if q >= end:
+        _line_need(lim, n, max_line)
+        return None
+    c = b[q]
+    if c != SP:
+        if c == CR or c == LF:
+            raise BadRequest("request line has no request-target")
+        raise BadRequest(f"invalid character {byte_name(c)} in method")
+    if q == ms:
+        raise BadRequest("empty method")
+    me = q
+
+    ts = q + 1
+    q = _run(b, ts, end, C_TARGET)
+    if q >= end:
+        _line_need(lim, n, max_line)
+        return None
+    c = b[q]
+    if q == ts and (c == SP or c == CR or c == LF):
+        raise BadRequest("empty request-target")
+    if c == CR or c == LF:
+        raise BadRequest("HTTP/0.9 request (no HTTP version) is not supported")
+    if c == b'#':
+        raise BadRequest("fragment ('#') in request-target")
+    if c != SP:
+        raise BadRequest(f"invalid character {byte_name(c)} in request-target")
+    te = q
+
+    # RFC 9112 2.3: HTTP-version = "HTTP" "/" DIGIT "." DIGIT, case-sensitive.
+    vs = q + 1
+    for i in range(8):
+        if vs + i >= end:
+            _line_need(lim, n, max_line)
+            return None
+        c = b[vs + i]
+        if i < 5:
+            if c != <unsigned char>(b"HTTP/"[i]):
+                raise BadRequest("invalid HTTP version")
+        elif i == 6:
+            if c != b'.':
+                raise BadRequest("invalid HTTP version")
+        elif not (CLS[c] & C_DIGIT):
+            raise BadRequest("invalid HTTP version")
+    q = vs + 8
+    if q >= n:
+        return None
+    c = b[q]
+    if c == CR:
+        if q + 1 >= n:
+            return None
+        if b[q + 1] != LF:
+            raise BadRequest(BARE_CR_REASON)
+    elif c == LF:
+        raise BadRequest(BARE_LF_REASON)
+    else:
+        raise BadRequest("invalid HTTP version")
+    if b[vs + 5] != b'1':
+        raise VersionNotSupported(f"HTTP version {_latin1(b, vs, vs + 8)} is not supported")
+    # A higher 1.x minor is answered as HTTP/1.1 (RFC 9110 6.2).
+    http11 = b[vs + 7] != b'0'
+    hs = q + 2
+
+    # RFC 9112 3.2: the four forms of request-target.
+    method = _method(b, ms, me)
+    c = b[ts]
+    if method is M_CONNECT:
+        if not _valid_authority(b, ts, te, True):
+            raise BadRequest("CONNECT needs an authority-form request-target (host:port)")
+        path = ""
+        query = ""
+    elif c == b'/':
+        found = <const unsigned char*>memchr(b + ts, b'?', te - ts)
+        qm = te if found == NULL else found - b
+        path = _percent_decode(b, ts, qm)
+        query = _latin1(b, qm + 1, te) if qm < te else ""
+    elif c == b'*':
+        if te - ts != 1:
+            raise BadRequest("invalid request-target")
+        if method is not M_OPTIONS:
+            raise BadRequest("'*' request-target is only allowed with OPTIONS")
+        path = "*"
+        query = ""
+    else:
+        # absolute-form: scheme "://" authority [ path ] [ "?" query ]
+        q = _run(b, ts, te, C_SCHEME)
+        if not _is_alpha(c) or q + 3 > te or b[q] != b':' or b[q + 1] != b'/' or b[q + 2] != b'/':
+            raise BadRequest("invalid request-target")
+        a = q + 3
+        ae = a
+        while ae < te and b[ae] != b'/' and b[ae] != b'?':
+            ae += 1
+        if ae == a or not _valid_authority(b, a, ae, False):
+            raise BadRequest("invalid authority in absolute-form request-target")
+        found = <const unsigned char*>memchr(b + ae, b'?', te - ae)
+        qm = te if found == NULL else found - b
+        # RFC 9110 4.2.3: an empty path is "/".
+        path = _percent_decode(b, ae, qm) if qm > ae else "/"
+        query = _latin1(b, qm + 1, te) if qm < te else ""
+
+    memset(&fr, 0, sizeof(Framing))
+    cdef list headers = []
+    q = _scan_fields(b, hs, n, lv.max_header_bytes, lv.max_header_count, headers, &fr, "header")
+    if q < 0:
+        return None
+
+    # RFC 9112 6.1 and 6.3: framing.
+    if fr.te_fields:
+        if not http11:
+            raise BadRequest("Transfer-Encoding in an HTTP/1.0 request")
+        if fr.cl_count:
+            raise BadRequest("both Transfer-Encoding and Content-Length")
+        if fr.te_chunked > 1:
+            raise BadRequest("chunked transfer coding applied more than once")
+        if not fr.te_last_chunked:
+            raise BadRequest("chunked is not the final transfer coding")
+        if fr.te_other:
+            raise NotImplementedCoding("transfer coding other than chunked")
+    # RFC 9112 3.2: an HTTP/1.1 request carries exactly one Host.
+    if http11 and fr.host_count == 0:
+        raise BadRequest("missing Host header field")
+
+    cdef RequestHead head = RequestHead.__new__(RequestHead)
+    head.method = method
+    head.target = _latin1(b, ts, te)
+    head.path = path
+    head.query = query
+    head.version = HTTP_1_1 if http11 else HTTP_1_0
+    head.headers = headers
+    head.size = q
+    head.content_length = fr.content_length if fr.cl_count else None
+    head.chunked = fr.te_fields > 0
+    head.keep_alive = (not fr.conn_close) if http11 else (fr.conn_keep_alive and not fr.conn_close)
+    # RFC 9110 10.1.1: a 100-continue expectation in HTTP/1.0 is ignored.
+    head.expect_continue = fr.expect_continue and http11
+    return head
+
+
+# ---------------------------------------------------------------------------
+# The WSGI environ
+
+cdef str K_SKIP = ""
+cdef str K_CONTENT_TYPE = "CONTENT_TYPE"
+cdef dict _KEYS = {}
+cdef Py_ssize_t _KEYS_MAX = 1024
+
+
+cdef str _new_key(str name):
+    """The environ key for a field name, cached. Content-Length is taken from
+    the parsed value instead, and a name with "_" is dropped: it would pose as
+    its dash-named twin (HTTP_X_USER from X-User)."""
+    cdef str key
+    lowered = name.lower()
+    if "_" in name or lowered == "content-length":
+        key = K_SKIP
+    elif lowered == "content-type":
+        key = K_CONTENT_TYPE
+    else:
+        key = "HTTP_" + name.upper().replace("-", "_")
+    if len(_KEYS) < _KEYS_MAX:
+        _KEYS[name] = key
+    return key
+
+
+def build_environ(RequestHead head not None, base=None):
+    """A new WSGI environ for ``head``. See ``_parser.pyi``."""
+    cdef dict env
+    cdef PyObject* found
+    cdef str key, name, value, target
+    cdef tuple field
+    if base is None:
+        env = {}
+    elif type(base) is dict:
+        env = PyDict_Copy(base)
+    else:
+        env = dict(base)
+    env["REQUEST_METHOD"] = head.method
+    env["SCRIPT_NAME"] = ""
+    env["PATH_INFO"] = head.path
+    env["QUERY_STRING"] = head.query
+    env["SERVER_PROTOCOL"] = head.version
+    target = head.target
+    env["REQUEST_URI"] = target
+    env["RAW_URI"] = target
+    if head.content_length is not None:
+        env["CONTENT_LENGTH"] = str(head.content_length)
+    for field in head.headers:
+        name = <str>field[0]
+        value = <str>field[1]
+        found = PyDict_GetItem(_KEYS, name)
+        key = <str>found if found != NULL else _new_key(name)
+        if key is K_SKIP:
+            continue
+        if key is not K_CONTENT_TYPE:
+            found = PyDict_GetItem(env, key)
+            if found != NULL:
+                value = <str>found + "," + value
+        env[key] = value
+    if target[0] != "/" and target != "*" and head.method is not M_CONNECT:
+        # absolute-form: its authority is the host (RFC 9112 3.2.2)
+        authority = target.partition("://")[2]
+        env["HTTP_HOST"] = authority.partition("/")[0].partition("?")[0]
+    return env
+
+
+# ---------------------------------------------------------------------------
+# Chunked request bodies (RFC 9112 7.1)
+
+cdef enum ChunkState:
+    S_SIZE          # chunk-size digits
+    S_EXT           # chunk-ext, in the sub-state ext_state
+    S_SIZE_LF       # the LF ending the size line
+    S_DATA          # chunk-data
+    S_DATA_CR       # the CRLF after chunk-data
+    S_DATA_LF
+    S_TRAILER       # trailer-section, buffered until its empty line
+    S_DONE
+
+# chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+cdef enum ExtState:
+    X_BWS_SEMI      # whitespace seen: only more of it, or ";"
+    X_BWS_NAME      # after ";": whitespace, then a name
+    X_NAME
+    X_BWS_EQ        # after name and whitespace: "=" or ";"
+    X_BWS_VALUE     # after "=": whitespace, then a token or quoted-string
+    X_TOKEN
+    X_QUOTED
+    X_QPAIR
+    X_AFTER_QUOTED
+
+
+cdef class ChunkedDecoder:
+    """Incremental decoder of a chunked request body. See ``_parser.pyi``."""
+
+    cdef int state
+    cdef int ext_state
+    cdef int digits
+    cdef uint64_t size
+    cdef Py_ssize_t ext_len
+    cdef Py_ssize_t max_chunk_ext
+    cdef Py_ssize_t max_trailer_bytes
+    cdef Py_ssize_t max_count
+    cdef bytearray tbuf
+    cdef readonly list trailers
+    cdef bytes _unused
+    cdef object error
+    cdef char* scratch
+    cdef Py_ssize_t scratch_cap
+
+    def __init__(self, *, limits=DEFAULT_LIMITS):
+        cdef _LimitValues lv = DEFAULT_VALUES if limits is DEFAULT_LIMITS else _limit_values(limits)
+        self.max_chunk_ext = lv.max_chunk_ext
+        self.max_trailer_bytes = lv.max_trailer_bytes
+        self.max_count = lv.max_header_count
+        self.state = S_SIZE
+        self.trailers = []
+        self._unused = b""
+
+    def __dealloc__(self):
+        free(self.scratch)
+
+    @property
+    def done(self):
+        return self.state == S_DONE
+
+    @property
+    def unused(self):
+        return self._unused
+
+    def feed(self, data):
+        """Decode ``data``; return the body bytes it completes."""
+        cdef Py_buffer view
+        if self.error is not None:
+            raise self.error
+        if self.state == S_DONE:
+            if len(data):
+                self._unused += bytes(data)
+            return b""
+        PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+        try:
+            return self._feed(data, <const unsigned char*>view.buf, view.len)
+        except ParseError as exc:
+            self.error = exc
+            raise
+        finally:
+            PyBuffer_Release(&view)
+
+    cdef object _feed(self, object data, const unsigned char* b, Py_ssize_t n):
+        cdef Py_ssize_t p = 0
+        cdef Py_ssize_t take, r
+        cdef unsigned char c
+        # Output: the first run of chunk data is remembered as a pointer; only
+        # when a second run arrives are they copied into the scratch buffer.
+        cdef const unsigned char* first = NULL
+        cdef Py_ssize_t first_len = 0
+        cdef Py_ssize_t out_len = 0
+        cdef int runs = 0
+        cdef list fields
+        while p < n:
+            if self.state == S_DATA:
+                take = n - p
+                if <uint64_t>take > self.size:
+                    take = <Py_ssize_t>self.size
+                if runs == 0:
+                    first = b + p
+                    first_len = take
+                else:
+                    if runs == 1:
+                        self._reserve(n)
+                        memcpy(self.scratch, first, first_len)
+                        out_len = first_len
+                    memcpy(self.scratch + out_len, b + p, take)
+                    out_len += take
+                runs += 1
+                p += take
+                self.size -= take
+                if self.size == 0:
+                    self.state = S_DATA_CR
+                continue
+            if self.state == S_TRAILER:
+                p = self._trailers(data, b, p, n)
+                continue
+            c = b[p]
+            p += 1
+            if self.state == S_SIZE:
+                if CLS[c] & C_HEX:
+                    self.digits += 1
+                    if self.digits > 16:
+                        raise BadRequest("chunk size has more than 16 hex digits")
+                    self.size = (self.size << 4) | <uint64_t>_hexval(c)
+                elif self.digits == 0:
+                    if c == CR or c == LF:
+                        raise BadRequest("missing chunk size")
+                    raise BadRequest(f"invalid character {byte_name(c)} in chunk size")
+                elif c == CR:
+                    self.state = S_SIZE_LF
+                elif c == b';':
+                    self.state = S_EXT
+                    self.ext_state = X_BWS_NAME
+                    self.ext_len = 1
+                elif c == SP or c == HT:
+                    self.state = S_EXT
+                    self.ext_state = X_BWS_SEMI
+                    self.ext_len = 1
+                elif c == LF:
+                    raise BadRequest(BARE_LF_REASON)
+                else:
+                    raise BadRequest(f"invalid character {byte_name(c)} in chunk size")
+            elif self.state == S_EXT:
+                self._ext_byte(c)
+            elif self.state == S_SIZE_LF:
+                if c != LF:
+                    raise BadRequest(BARE_CR_REASON)
+                self.state = S_DATA if self.size else S_TRAILER
+            elif self.state == S_DATA_CR:
+                if c != CR:
+                    raise BadRequest("chunk data not followed by CRLF")
+                self.state = S_DATA_LF
+            elif self.state == S_DATA_LF:
+                if c != LF:
+                    raise BadRequest("chunk data not followed by CRLF")
+                self.state = S_SIZE
+                self.digits = 0
+                self.size = 0
+        if runs == 0:
+            return b""
+        if runs == 1:
+            if type(data) is bytes and first_len == n:
+                return data
+            return PyBytes_FromStringAndSize(<const char*>first, first_len)
+        return PyBytes_FromStringAndSize(self.scratch, out_len)
+
+    cdef int _reserve(self, Py_ssize_t size) except -1:
+        cdef char* grown
+        if size > self.scratch_cap:
+            grown = <char*>realloc(self.scratch, size)
+            if grown == NULL:
+                raise MemoryError()
+            self.scratch = grown
+            self.scratch_cap = size
+        return 0
+
+    cdef int _ext_byte(self, unsigned char c) except -1:
+        cdef int st = self.ext_state
+        cdef bint ws = c == SP or c == HT
+        cdef bint tchar = (CLS[c] & C_TCHAR) != 0
+        if c == CR and (st == X_NAME or st == X_TOKEN or st == X_AFTER_QUOTED):
+            self.state = S_SIZE_LF
+            return 0
+        if c == LF:
+            raise BadRequest(BARE_LF_REASON)
+        self.ext_len += 1
+        if self.ext_len > self.max_chunk_ext:
+            raise BadRequest(f"chunk extensions longer than {self.max_chunk_ext} bytes")
+        if st == X_BWS_SEMI:
+            if c == b';':
+                st = X_BWS_NAME
+            elif not ws:
+                st = -1
+        elif st == X_BWS_NAME:
+            if tchar:
+                st = X_NAME
+            elif not ws:
+                st = -1
+        elif st == X_NAME:
+            if ws:
+                st = X_BWS_EQ
+            elif c == b'=':
+                st = X_BWS_VALUE
+            elif c == b';':
+                st = X_BWS_NAME
+            elif not tchar:
+                st = -1
+        elif st == X_BWS_EQ:
+            if c == b'=':
+                st = X_BWS_VALUE
+            elif c == b';':
+                st = X_BWS_NAME
+            elif not ws:
+                st = -1
+        elif st == X_BWS_VALUE:
+            if c == b'"':
+                st = X_QUOTED
+            elif tchar:
+                st = X_TOKEN
+            elif not ws:
+                st = -1
+        elif st == X_TOKEN:
+            if ws:
+                st = X_BWS_SEMI
+            elif c == b';':
+                st = X_BWS_NAME
+            elif not tchar:
+                st = -1
+        elif st == X_QUOTED:
+            if c == b'"':
+                st = X_AFTER_QUOTED
+            elif c == b'\\':
+                st = X_QPAIR
+            elif not (CLS[c] & C_QDTEXT):
+                st = -1
+        elif st == X_QPAIR:
+            st = X_QUOTED if CLS[c] & C_QUOTED_PAIR else -1
+        elif st == X_AFTER_QUOTED:
+            if ws:
+                st = X_BWS_SEMI
+            elif c == b';':
+                st = X_BWS_NAME
+            else:
+                st = -1
+        if st < 0:
+            raise BadRequest("invalid chunk extension")
+        self.ext_state = st
+        return 0
+
+    cdef Py_ssize_t _trailers(self, object data, const unsigned char* b, Py_ssize_t p,
+                              Py_ssize_t n) except -1:
+        """Scan the trailer section; return how much of the input it took."""
+        cdef list fields = []
+        cdef Py_ssize_t r, take, limit = self.max_trailer_bytes
+        cdef const unsigned char* t
+        if self.tbuf is None:
+            r = _scan_fields(b, p, n, limit, self.max_count, fields, NULL, "trailer")
+            if r < 0:
+                self.tbuf = bytearray(data[p:n])
+                return n
+            self._finish(fields, PyBytes_FromStringAndSize(<const char*>b + r, n - r))
+            return n
+        take = n - p
+        if take > limit + 1 - len(self.tbuf):
+            take = limit + 1 - len(self.tbuf)
+        self.tbuf.extend(data[p:p + take])
+        t = <const unsigned char*><char*>self.tbuf
+        r = _scan_fields(t, 0, len(self.tbuf), limit, self.max_count, fields, NULL, "trailer")
+        if r < 0:
+            return p + take
+        self._finish(fields, bytes(self.tbuf[r:]) + bytes(data[p + take:n]))
+        return n
+
+    cdef void _finish(self, list fields, bytes unused):
+        self.trailers = fields
+        self._unused = unused
+        self.tbuf = None
+        self.state = S_DONE
