@@ -6,6 +6,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# HYPOTHESIS_PROFILE=thorough runs the property tests a hundred times longer.
+settings.register_profile("default", max_examples=300)
+settings.register_profile("thorough", max_examples=30000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 # The benchmarks' peer adapters (Werkzeug's path, httptools, h11) are reused by
 # the tests that compare environs; the repository root itself is not put on
