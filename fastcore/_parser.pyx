@@ -20,9 +20,10 @@ agree on every input, and the tests hold them to it.
 
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
-from cpython.dict cimport PyDict_Copy, PyDict_GetItem, PyDict_SetItem
+from cpython.dict cimport PyDict_Copy
 from cpython.object cimport PyObject
-from cpython.unicode cimport PyUnicode_DecodeLatin1
+from cpython.ref cimport Py_INCREF
+from cpython.unicode cimport PyUnicode_DATA, PyUnicode_DecodeLatin1
 from libc.stdint cimport uint64_t, int64_t
 from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memchr, memcmp, memcpy, memset
@@ -68,6 +69,15 @@ cdef enum:
     C_OWS = 1024
 
 cdef unsigned short CLS[256]
+
+cdef extern from "Python.h":
+    PyObject* PyDict_SetDefault(object d, object key, object default) except NULL
+
+cdef extern from "_scan.h":
+    Py_ssize_t fc_skip_value(const unsigned char* b, Py_ssize_t p, Py_ssize_t end) noexcept nogil
+    Py_ssize_t fc_skip_target(const unsigned char* b, Py_ssize_t p, Py_ssize_t end) noexcept nogil
+    str fc_latin1(const unsigned char* s, Py_ssize_t n)
+    uint64_t fc_name_hash(const unsigned char* s, Py_ssize_t n) noexcept nogil
 
 
 cdef void _fill(bytes members, unsigned short flag):
@@ -118,7 +128,7 @@ cdef inline Py_ssize_t _run(const unsigned char* b, Py_ssize_t p, Py_ssize_t end
 
 
 cdef inline str _latin1(const unsigned char* b, Py_ssize_t start, Py_ssize_t end):
-    return PyUnicode_DecodeLatin1(<const char*>b + start, end - start, NULL)
+    return fc_latin1(b + start, end - start)
 
 
 cdef inline bint _lower_eq(const unsigned char* b, Py_ssize_t start, Py_ssize_t end,
@@ -152,6 +162,9 @@ cdef class RequestHead:
     cdef readonly bint chunked
     cdef readonly bint keep_alive
     cdef readonly bint expect_continue
+    # The environ key of each field, filled by the parser; None when the head
+    # was built by hand, and then build_environ derives them.
+    cdef list _keys
 
     def __init__(self, method, target, path, query, version, headers, size,
                  content_length, chunked, keep_alive, expect_continue):
@@ -182,6 +195,80 @@ cdef class RequestHead:
                 f"version={self.version!r}, headers={len(self.headers)}, size={self.size}, "
                 f"content_length={self.content_length!r}, chunked={self.chunked}, "
                 f"keep_alive={self.keep_alive}, expect_continue={self.expect_continue})")
+
+
+# ---------------------------------------------------------------------------
+# Field names: the same few dozen arrive on every request, so each distinct
+# name is decoded once and the str shared from then on (its hash cached too,
+# which makes the environ key lookup cheap). The table is fixed in size and
+# only fills, never evicts: a client sending random names can only make later
+# names miss it, never grow memory.
+
+cdef enum:
+    NAME_SLOTS = 512            # a power of two
+    NAME_MAX_ENTRIES = 256      # at most half full, so probing always ends
+    NAME_MAX_LEN = 64
+
+cdef struct NameSlot:
+    uint64_t hash
+    Py_ssize_t length
+    PyObject* name      # the field name as sent (a str)
+    PyObject* key       # its WSGI environ key (a str; "" when dropped)
+    int kind            # its FieldKind
+
+cdef NameSlot NAMES[NAME_SLOTS]
+cdef int name_count = 0
+
+
+cdef NameSlot* _name_slot(const unsigned char* b, Py_ssize_t start, Py_ssize_t end) except? NULL:
+    """The cached name and environ key for these bytes, added on first sight;
+    NULL when the name is too long or the table is full."""
+    global name_count
+    cdef Py_ssize_t length = end - start
+    cdef uint64_t h
+    cdef Py_ssize_t i
+    cdef NameSlot* slot
+    if length > NAME_MAX_LEN:
+        return NULL
+    h = fc_name_hash(b + start, length)
+    i = <Py_ssize_t>(h & (NAME_SLOTS - 1))
+    while True:
+        slot = &NAMES[i]
+        if slot.name == NULL:
+            break
+        if (slot.hash == h and slot.length == length
+                and memcmp(PyUnicode_DATA(<object>slot.name), b + start, length) == 0):
+            return slot
+        i = (i + 1) & (NAME_SLOTS - 1)
+    if name_count >= NAME_MAX_ENTRIES:
+        return NULL
+    name = _latin1(b, start, end)
+    key = _environ_key(name)
+    Py_INCREF(name)
+    Py_INCREF(key)
+    slot.name = <PyObject*>name
+    slot.key = <PyObject*>key
+    slot.hash = h
+    slot.length = length
+    slot.kind = _field_kind(b, start, end)
+    name_count += 1
+    return slot
+
+
+cdef str K_SKIP = ""
+cdef str K_CONTENT_TYPE = "CONTENT_TYPE"
+
+
+cdef str _environ_key(str name):
+    """The environ key for a field name. Content-Length is taken from the
+    parsed value instead, and a name with "_" is dropped: it would pose as its
+    dash-named twin (HTTP_X_USER from X-User)."""
+    lowered = name.lower()
+    if "_" in name or lowered == "content-length":
+        return K_SKIP
+    if lowered == "content-type":
+        return K_CONTENT_TYPE
+    return "HTTP_" + name.upper().replace("-", "_")
 
 
 # ---------------------------------------------------------------------------
@@ -279,23 +366,47 @@ cdef void _connection(const unsigned char* b, Py_ssize_t p, Py_ssize_t end,
         p = _run(b, comma - b + 1, end, C_OWS)
 
 
-cdef int _note_field(const unsigned char* b, Py_ssize_t ns, Py_ssize_t ne,
-                     Py_ssize_t vs, Py_ssize_t ve, Framing* fr) except -1:
-    """Record what a header field means for framing, checking its value."""
+cdef enum FieldKind:
+    F_OTHER
+    F_HOST
+    F_CONTENT_LENGTH
+    F_TRANSFER_ENCODING
+    F_CONNECTION
+    F_EXPECT
+
+
+cdef FieldKind _field_kind(const unsigned char* b, Py_ssize_t ns, Py_ssize_t ne) noexcept:
+    """Which of the fields that matter for framing a name is (case-insensitive)."""
     cdef Py_ssize_t length = ne - ns
     if length == 4 and _lower_eq(b, ns, ne, "host"):
+        return F_HOST
+    if length == 14 and _lower_eq(b, ns, ne, "content-length"):
+        return F_CONTENT_LENGTH
+    if length == 17 and _lower_eq(b, ns, ne, "transfer-encoding"):
+        return F_TRANSFER_ENCODING
+    if length == 10 and _lower_eq(b, ns, ne, "connection"):
+        return F_CONNECTION
+    if length == 6 and _lower_eq(b, ns, ne, "expect"):
+        return F_EXPECT
+    return F_OTHER
+
+
+cdef int _note_field(FieldKind kind, const unsigned char* b, Py_ssize_t vs, Py_ssize_t ve,
+                     Framing* fr) except -1:
+    """Record what a header field means for framing, checking its value."""
+    if kind == F_HOST:
         fr.host_count += 1
         if fr.host_count > 1:
             raise BadRequest("more than one Host header field")
         if not _valid_authority(b, vs, ve, False):
             raise BadRequest("invalid Host header field value")
-    elif length == 14 and _lower_eq(b, ns, ne, "content-length"):
+    elif kind == F_CONTENT_LENGTH:
         _content_length(b, vs, ve, fr)
-    elif length == 17 and _lower_eq(b, ns, ne, "transfer-encoding"):
+    elif kind == F_TRANSFER_ENCODING:
         _transfer_encoding(b, vs, ve, fr)
-    elif length == 10 and _lower_eq(b, ns, ne, "connection"):
+    elif kind == F_CONNECTION:
         _connection(b, vs, ve, fr)
-    elif length == 6 and _lower_eq(b, ns, ne, "expect"):
+    elif kind == F_EXPECT:
         if _lower_eq(b, vs, ve, "100-continue"):
             fr.expect_continue = True
     return 0
@@ -303,14 +414,18 @@ cdef int _note_field(const unsigned char* b, Py_ssize_t ns, Py_ssize_t ne,
 
 cdef Py_ssize_t _scan_fields(const unsigned char* b, Py_ssize_t p, Py_ssize_t n,
                              Py_ssize_t limit, Py_ssize_t max_count, list fields,
-                             Framing* fr, str what) except -2:
+                             list keys, Framing* fr, str what) except -2:
     """Scan field lines from p through the empty line that ends the section.
 
     RFC 9112 5: field-line = field-name ":" OWS field-value OWS, each ended by
     CRLF; the section ends with an empty line. Returns the index after that
     line, or -1 when more bytes are needed. At most ``limit`` bytes from p
-    belong to the section. ``fr`` (may be NULL) records framing fields.
+    belong to the section. ``keys`` (may be None) gets each field's environ
+    key; ``fr`` (may be NULL) records framing fields.
     """
+    cdef NameSlot* slot
+    cdef str name
+    cdef FieldKind kind
     cdef Py_ssize_t end = p + limit
     cdef Py_ssize_t q, ns, ne, vs, ve
     cdef Py_ssize_t count = 0
@@ -350,7 +465,7 @@ cdef Py_ssize_t _scan_fields(const unsigned char* b, Py_ssize_t p, Py_ssize_t n,
             raise BadRequest(f"empty {what} field name")
         ne = q
         vs = _run(b, q + 1, end, C_OWS)
-        q = _run(b, vs, end, C_VALUE)
+        q = _run(b, fc_skip_value(b, vs, end), end, C_VALUE)
         if q >= end:
             return _need(end, n, what, limit)
         c = b[q]
@@ -366,9 +481,20 @@ cdef Py_ssize_t _scan_fields(const unsigned char* b, Py_ssize_t p, Py_ssize_t n,
         ve = q
         while ve > vs and (b[ve - 1] == SP or b[ve - 1] == HT):
             ve -= 1
-        fields.append((_latin1(b, ns, ne), _latin1(b, vs, ve)))
-        if fr != NULL:
-            _note_field(b, ns, ne, vs, ve, fr)
+        slot = _name_slot(b, ns, ne)
+        if slot != NULL:
+            name = <str>slot.name
+            kind = <FieldKind>slot.kind
+            if keys is not None:
+                keys.append(<str>slot.key)
+        else:
+            name = _latin1(b, ns, ne)
+            kind = _field_kind(b, ns, ne)
+            if keys is not None:
+                keys.append(_environ_key(name))
+        fields.append((name, _latin1(b, vs, ve)))
+        if fr != NULL and kind != F_OTHER:
+            _note_field(kind, b, vs, ve, fr)
         count += 1
         p = q + 2
 
@@ -559,7 +685,7 @@ cdef object _parse(const unsigned char* b, Py_ssize_t n, _LimitValues lv):
     me = q
 
     ts = q + 1
-    q = _run(b, ts, end, C_TARGET)
+    q = _run(b, fc_skip_target(b, ts, end), end, C_TARGET)
     if q >= end:
         _line_need(lim, n, max_line)
         return None
@@ -647,7 +773,9 @@ cdef object _parse(const unsigned char* b, Py_ssize_t n, _LimitValues lv):
 
     memset(&fr, 0, sizeof(Framing))
     cdef list headers = []
-    q = _scan_fields(b, hs, n, lv.max_header_bytes, lv.max_header_count, headers, &fr, "header")
+    cdef list keys = []
+    q = _scan_fields(b, hs, n, lv.max_header_bytes, lv.max_header_count, headers, keys, &fr,
+                     "header")
     if q < 0:
         return None
 
@@ -674,6 +802,7 @@ cdef object _parse(const unsigned char* b, Py_ssize_t n, _LimitValues lv):
     head.query = query
     head.version = HTTP_1_1 if http11 else HTTP_1_0
     head.headers = headers
+    head._keys = keys
     head.size = q
     head.content_length = fr.content_length if fr.cl_count else None
     head.chunked = fr.te_fields > 0
@@ -686,41 +815,16 @@ cdef object _parse(const unsigned char* b, Py_ssize_t n, _LimitValues lv):
 # ---------------------------------------------------------------------------
 # The WSGI environ
 
-cdef str K_SKIP = ""
-cdef str K_CONTENT_TYPE = "CONTENT_TYPE"
-cdef dict _KEYS = {}
-cdef Py_ssize_t _KEYS_MAX = 1024
-
-
-cdef str _new_key(str name):
-    """The environ key for a field name, cached. Content-Length is taken from
-    the parsed value instead, and a name with "_" is dropped: it would pose as
-    its dash-named twin (HTTP_X_USER from X-User)."""
-    cdef str key
-    lowered = name.lower()
-    if "_" in name or lowered == "content-length":
-        key = K_SKIP
-    elif lowered == "content-type":
-        key = K_CONTENT_TYPE
-    else:
-        key = "HTTP_" + name.upper().replace("-", "_")
-    if len(_KEYS) < _KEYS_MAX:
-        _KEYS[name] = key
-    return key
-
-
 def build_environ(RequestHead head not None, base=None):
     """A new WSGI environ for ``head``. See ``_parser.pyi``."""
-    cdef dict env
     cdef PyObject* found
-    cdef str key, name, value, target
-    cdef tuple field
-    if base is None:
-        env = {}
-    elif type(base) is dict:
-        env = PyDict_Copy(base)
-    else:
-        env = dict(base)
+    cdef str key, value, target
+    cdef list headers = head.headers
+    cdef list keys = head._keys
+    cdef Py_ssize_t i, size
+    cdef dict env = PyDict_Copy(base) if type(base) is dict else ({} if base is None else dict(base))
+    if keys is None:
+        keys = [_environ_key(field[0]) for field in headers]
     env["REQUEST_METHOD"] = head.method
     env["SCRIPT_NAME"] = ""
     env["PATH_INFO"] = head.path
@@ -731,18 +835,20 @@ def build_environ(RequestHead head not None, base=None):
     env["RAW_URI"] = target
     if head.content_length is not None:
         env["CONTENT_LENGTH"] = str(head.content_length)
-    for field in head.headers:
-        name = <str>field[0]
-        value = <str>field[1]
-        found = PyDict_GetItem(_KEYS, name)
-        key = <str>found if found != NULL else _new_key(name)
+    for i in range(len(headers)):
+        key = <str>keys[i]
         if key is K_SKIP:
             continue
-        if key is not K_CONTENT_TYPE:
-            found = PyDict_GetItem(env, key)
-            if found != NULL:
-                value = <str>found + "," + value
-        env[key] = value
+        value = <str>(<tuple>headers[i])[1]
+        if key is K_CONTENT_TYPE:
+            env[key] = value
+            continue
+        # One lookup in the common case: the key is new and takes the value
+        # (the dict grows); a repeated field finds the earlier value instead.
+        size = len(env)
+        found = PyDict_SetDefault(env, key, value)
+        if len(env) == size:
+            env[key] = <str>found + "," + value
     if target[0] != "/" and target != "*" and head.method is not M_CONNECT:
         # absolute-form: its authority is the host (RFC 9112 3.2.2)
         authority = target.partition("://")[2]
@@ -1007,7 +1113,7 @@ cdef class ChunkedDecoder:
         cdef Py_ssize_t r, take, limit = self.max_trailer_bytes
         cdef const unsigned char* t
         if self.tbuf is None:
-            r = _scan_fields(b, p, n, limit, self.max_count, fields, NULL, "trailer")
+            r = _scan_fields(b, p, n, limit, self.max_count, fields, None, NULL, "trailer")
             if r < 0:
                 self.tbuf = bytearray(data[p:n])
                 return n
@@ -1018,7 +1124,8 @@ cdef class ChunkedDecoder:
             take = limit + 1 - len(self.tbuf)
         self.tbuf.extend(data[p:p + take])
         t = <const unsigned char*><char*>self.tbuf
-        r = _scan_fields(t, 0, len(self.tbuf), limit, self.max_count, fields, NULL, "trailer")
+        r = _scan_fields(t, 0, len(self.tbuf), limit, self.max_count, fields, None, NULL,
+                         "trailer")
         if r < 0:
             return p + take
         self._finish(fields, bytes(self.tbuf[r:]) + bytes(data[p + take:n]))
