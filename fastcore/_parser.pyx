@@ -74,7 +74,9 @@ cdef extern from "Python.h":
     PyObject* PyDict_SetDefault(object d, object key, object default) except NULL
 
 cdef extern from "_scan.h":
-    Py_ssize_t fc_skip_value(const unsigned char* b, Py_ssize_t p, Py_ssize_t end) noexcept nogil
+    Py_ssize_t fc_skip_value(const unsigned char* b, Py_ssize_t p, Py_ssize_t end, Py_ssize_t n,
+                             unsigned int* high) noexcept nogil
+    str fc_ascii(const unsigned char* s, Py_ssize_t n)
     Py_ssize_t fc_skip_target(const unsigned char* b, Py_ssize_t p, Py_ssize_t end) noexcept nogil
     str fc_latin1(const unsigned char* s, Py_ssize_t n)
     uint64_t fc_name_hash(const unsigned char* s, Py_ssize_t n) noexcept nogil
@@ -156,15 +158,15 @@ cdef class RequestHead:
     cdef readonly str path
     cdef readonly str query
     cdef readonly str version
-    cdef readonly list headers
+    # Field names and values alternating; the (name, value) pairs of
+    # ``headers`` are only built if asked for (build_environ reads this).
+    cdef list _flat
+    cdef list _pairs
     cdef readonly Py_ssize_t size
     cdef readonly object content_length
     cdef readonly bint chunked
     cdef readonly bint keep_alive
     cdef readonly bint expect_continue
-    # The environ key of each field, filled by the parser; None when the head
-    # was built by hand, and then build_environ derives them.
-    cdef list _keys
 
     def __init__(self, method, target, path, query, version, headers, size,
                  content_length, chunked, keep_alive, expect_continue):
@@ -173,12 +175,19 @@ cdef class RequestHead:
         self.path = path
         self.query = query
         self.version = version
-        self.headers = headers
+        self._flat = [item for field in headers for item in field]
         self.size = size
         self.content_length = content_length
         self.chunked = chunked
         self.keep_alive = keep_alive
         self.expect_continue = expect_continue
+
+    @property
+    def headers(self):
+        cdef list flat = self._flat
+        if self._pairs is None:
+            self._pairs = [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
+        return self._pairs
 
     def _fields(self):
         return (self.method, self.target, self.path, self.query, self.version,
@@ -218,11 +227,30 @@ cdef struct NameSlot:
 
 cdef NameSlot NAMES[NAME_SLOTS]
 cdef int name_count = 0
+# The same slots found from the name str's address: build_environ gets each
+# cached name's environ key without hashing or comparing text.
+cdef NameSlot* BY_ADDRESS[NAME_SLOTS]
 
 
-cdef NameSlot* _name_slot(const unsigned char* b, Py_ssize_t start, Py_ssize_t end) except? NULL:
-    """The cached name and environ key for these bytes, added on first sight;
-    NULL when the name is too long or the table is full."""
+cdef inline Py_ssize_t _address_index(PyObject* name) noexcept nogil:
+    return <Py_ssize_t>((<size_t>name >> 4) & (NAME_SLOTS - 1))
+
+
+cdef inline NameSlot* _slot_of(PyObject* name) noexcept nogil:
+    """The cache slot whose str is ``name`` itself, or NULL."""
+    cdef Py_ssize_t i = _address_index(name)
+    while BY_ADDRESS[i] != NULL:
+        if BY_ADDRESS[i].name == name:
+            return BY_ADDRESS[i]
+        i = (i + 1) & (NAME_SLOTS - 1)
+    return NULL
+
+
+cdef NameSlot* _name_slot(const unsigned char* b, Py_ssize_t start, Py_ssize_t end,
+                          bint add) except? NULL:
+    """The cached name and environ key for these bytes; with ``add``, a valid
+    name seen for the first time is added. NULL when it is not there (or too
+    long, or the table is full)."""
     global name_count
     cdef Py_ssize_t length = end - start
     cdef uint64_t h
@@ -240,7 +268,7 @@ cdef NameSlot* _name_slot(const unsigned char* b, Py_ssize_t start, Py_ssize_t e
                 and memcmp(PyUnicode_DATA(<object>slot.name), b + start, length) == 0):
             return slot
         i = (i + 1) & (NAME_SLOTS - 1)
-    if name_count >= NAME_MAX_ENTRIES:
+    if not add or name_count >= NAME_MAX_ENTRIES:
         return NULL
     name = _latin1(b, start, end)
     key = _environ_key(name)
@@ -252,6 +280,10 @@ cdef NameSlot* _name_slot(const unsigned char* b, Py_ssize_t start, Py_ssize_t e
     slot.length = length
     slot.kind = _field_kind(b, start, end)
     name_count += 1
+    i = _address_index(slot.name)
+    while BY_ADDRESS[i] != NULL:
+        i = (i + 1) & (NAME_SLOTS - 1)
+    BY_ADDRESS[i] = slot
     return slot
 
 
@@ -414,18 +446,21 @@ cdef int _note_field(FieldKind kind, const unsigned char* b, Py_ssize_t vs, Py_s
 
 cdef Py_ssize_t _scan_fields(const unsigned char* b, Py_ssize_t p, Py_ssize_t n,
                              Py_ssize_t limit, Py_ssize_t max_count, list fields,
-                             list keys, Framing* fr, str what) except -2:
-    """Scan field lines from p through the empty line that ends the section.
+                             Framing* fr, str what) except -2:
+    """Scan field lines from p through the empty line that ends the section,
+    appending each name and value to ``fields`` (flat: name, value, ...).
 
     RFC 9112 5: field-line = field-name ":" OWS field-value OWS, each ended by
     CRLF; the section ends with an empty line. Returns the index after that
     line, or -1 when more bytes are needed. At most ``limit`` bytes from p
-    belong to the section. ``keys`` (may be None) gets each field's environ
-    key; ``fr`` (may be NULL) records framing fields.
+    belong to the section. ``fr`` (may be NULL) records framing fields.
     """
     cdef NameSlot* slot
     cdef str name
     cdef FieldKind kind
+    cdef unsigned int high
+    cdef Py_ssize_t r
+    cdef const unsigned char* colon
     cdef Py_ssize_t end = p + limit
     cdef Py_ssize_t q, ns, ne, vs, ve
     cdef Py_ssize_t count = 0
@@ -451,21 +486,36 @@ cdef Py_ssize_t _scan_fields(const unsigned char* b, Py_ssize_t p, Py_ssize_t n,
         if count >= max_count:
             raise HeaderFieldsTooLarge(f"more than {max_count} {what} fields")
         ns = p
-        q = _run(b, p, end, C_TCHAR)
-        if q >= end:
-            return _need(end, n, what, limit)
-        c = b[q]
-        if c != b':':
-            if c == SP or c == HT:
-                raise BadRequest(f"whitespace before ':' in {what} field name")
-            if c == CR or c == LF:
-                raise BadRequest(f"{what} field line without ':'")
-            raise BadRequest(f"invalid character {byte_name(c)} in {what} field name")
-        if q == ns:
-            raise BadRequest(f"empty {what} field name")
+        # A name already in the cache is known to be a valid token: finding
+        # its colon and matching its bytes replaces checking every byte.
+        colon = <const unsigned char*>memchr(b + p, b':', min(end - p, <Py_ssize_t>NAME_MAX_LEN + 1))
+        slot = _name_slot(b, ns, colon - b, False) if colon != NULL else NULL
+        if slot != NULL:
+            q = colon - b
+        else:
+            q = _run(b, p, end, C_TCHAR)
+            if q >= end:
+                return _need(end, n, what, limit)
+            c = b[q]
+            if c != b':':
+                if c == SP or c == HT:
+                    raise BadRequest(f"whitespace before ':' in {what} field name")
+                if c == CR or c == LF:
+                    raise BadRequest(f"{what} field line without ':'")
+                raise BadRequest(f"invalid character {byte_name(c)} in {what} field name")
+            if q == ns:
+                raise BadRequest(f"empty {what} field name")
+            slot = _name_slot(b, ns, q, True)
         ne = q
         vs = _run(b, q + 1, end, C_OWS)
-        q = _run(b, fc_skip_value(b, vs, end), end, C_VALUE)
+        high = 0
+        q = fc_skip_value(b, vs, end, n, &high)
+        if q < end and (CLS[b[q]] & C_VALUE):
+            # The fast path stopped short (no SSE2, or the buffer's last bytes).
+            r = _run(b, q, end, C_VALUE)
+            while q < r:
+                high |= b[q] & 0x80
+                q += 1
         if q >= end:
             return _need(end, n, what, limit)
         c = b[q]
@@ -481,18 +531,14 @@ cdef Py_ssize_t _scan_fields(const unsigned char* b, Py_ssize_t p, Py_ssize_t n,
         ve = q
         while ve > vs and (b[ve - 1] == SP or b[ve - 1] == HT):
             ve -= 1
-        slot = _name_slot(b, ns, ne)
         if slot != NULL:
             name = <str>slot.name
             kind = <FieldKind>slot.kind
-            if keys is not None:
-                keys.append(<str>slot.key)
         else:
             name = _latin1(b, ns, ne)
             kind = _field_kind(b, ns, ne)
-            if keys is not None:
-                keys.append(_environ_key(name))
-        fields.append((name, _latin1(b, vs, ve)))
+        fields.append(name)
+        fields.append(fc_ascii(b + vs, ve - vs) if high == 0 else _latin1(b, vs, ve))
         if fr != NULL and kind != F_OTHER:
             _note_field(kind, b, vs, ve, fr)
         count += 1
@@ -773,9 +819,7 @@ cdef object _parse(const unsigned char* b, Py_ssize_t n, _LimitValues lv):
 
     memset(&fr, 0, sizeof(Framing))
     cdef list headers = []
-    cdef list keys = []
-    q = _scan_fields(b, hs, n, lv.max_header_bytes, lv.max_header_count, headers, keys, &fr,
-                     "header")
+    q = _scan_fields(b, hs, n, lv.max_header_bytes, lv.max_header_count, headers, &fr, "header")
     if q < 0:
         return None
 
@@ -801,8 +845,7 @@ cdef object _parse(const unsigned char* b, Py_ssize_t n, _LimitValues lv):
     head.path = path
     head.query = query
     head.version = HTTP_1_1 if http11 else HTTP_1_0
-    head.headers = headers
-    head._keys = keys
+    head._flat = headers
     head.size = q
     head.content_length = fr.content_length if fr.cl_count else None
     head.chunked = fr.te_fields > 0
@@ -819,12 +862,11 @@ def build_environ(RequestHead head not None, base=None):
     """A new WSGI environ for ``head``. See ``_parser.pyi``."""
     cdef PyObject* found
     cdef str key, value, target
-    cdef list headers = head.headers
-    cdef list keys = head._keys
+    cdef list flat = head._flat
     cdef Py_ssize_t i, size
+    cdef str name
+    cdef NameSlot* slot
     cdef dict env = PyDict_Copy(base) if type(base) is dict else ({} if base is None else dict(base))
-    if keys is None:
-        keys = [_environ_key(field[0]) for field in headers]
     env["REQUEST_METHOD"] = head.method
     env["SCRIPT_NAME"] = ""
     env["PATH_INFO"] = head.path
@@ -835,11 +877,13 @@ def build_environ(RequestHead head not None, base=None):
     env["RAW_URI"] = target
     if head.content_length is not None:
         env["CONTENT_LENGTH"] = str(head.content_length)
-    for i in range(len(headers)):
-        key = <str>keys[i]
+    for i in range(0, len(flat), 2):
+        name = <str>flat[i]
+        slot = _slot_of(<PyObject*>name)
+        key = <str>slot.key if slot != NULL else _environ_key(name)
         if key is K_SKIP:
             continue
-        value = <str>(<tuple>headers[i])[1]
+        value = <str>flat[i + 1]
         if key is K_CONTENT_TYPE:
             env[key] = value
             continue
@@ -1113,7 +1157,7 @@ cdef class ChunkedDecoder:
         cdef Py_ssize_t r, take, limit = self.max_trailer_bytes
         cdef const unsigned char* t
         if self.tbuf is None:
-            r = _scan_fields(b, p, n, limit, self.max_count, fields, None, NULL, "trailer")
+            r = _scan_fields(b, p, n, limit, self.max_count, fields, NULL, "trailer")
             if r < 0:
                 self.tbuf = bytearray(data[p:n])
                 return n
@@ -1124,15 +1168,15 @@ cdef class ChunkedDecoder:
             take = limit + 1 - len(self.tbuf)
         self.tbuf.extend(data[p:p + take])
         t = <const unsigned char*><char*>self.tbuf
-        r = _scan_fields(t, 0, len(self.tbuf), limit, self.max_count, fields, None, NULL,
-                         "trailer")
+        r = _scan_fields(t, 0, len(self.tbuf), limit, self.max_count, fields, NULL, "trailer")
         if r < 0:
             return p + take
         self._finish(fields, bytes(self.tbuf[r:]) + bytes(data[p + take:n]))
         return n
 
-    cdef void _finish(self, list fields, bytes unused):
-        self.trailers = fields
+    cdef int _finish(self, list fields, bytes unused) except -1:
+        self.trailers = [(fields[i], fields[i + 1]) for i in range(0, len(fields), 2)]
         self._unused = unused
         self.tbuf = None
         self.state = S_DONE
+        return 0

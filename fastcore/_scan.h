@@ -17,23 +17,37 @@
 #include <emmintrin.h>
 #endif
 
-/* field-value bytes: HTAB, 0x20-0x7E, 0x80-0xFF */
-static inline Py_ssize_t fc_skip_value(const unsigned char *b, Py_ssize_t p, Py_ssize_t end)
+/* field-value bytes: HTAB, 0x20-0x7E, 0x80-0xFF.
+ * Loads may reach past end up to the buffer's real length n (the run usually
+ * stops at the CR that ends the line, which is there to be found); a result
+ * past end is clamped by the caller's table scan. *high gets the high bits of
+ * the bytes inside the run, so the caller knows whether it is ASCII without
+ * reading it again. */
+static inline Py_ssize_t fc_skip_value(const unsigned char *b, Py_ssize_t p, Py_ssize_t end,
+                                       Py_ssize_t n, unsigned int *high)
 {
 #if defined(__SSE2__)
     const __m128i max_ctl = _mm_set1_epi8(0x1F);
     const __m128i tab = _mm_set1_epi8(0x09);
     const __m128i del = _mm_set1_epi8(0x7F);
-    while (p + 16 <= end) {
+    while (p + 16 <= n && p < end) {
         __m128i v = _mm_loadu_si128((const __m128i *)(b + p));
         __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, max_ctl), v);
         __m128i bad = _mm_or_si128(_mm_andnot_si128(_mm_cmpeq_epi8(v, tab), ctl),
                                    _mm_cmpeq_epi8(v, del));
-        int mask = _mm_movemask_epi8(bad);
-        if (mask)
-            return p + __builtin_ctz(mask);
+        unsigned int mask = (unsigned int)_mm_movemask_epi8(bad);
+        unsigned int hi = (unsigned int)_mm_movemask_epi8(v);
+        if (mask) {
+            unsigned int idx = (unsigned int)__builtin_ctz(mask);
+            *high |= hi & ((1u << idx) - 1u);
+            p += idx;
+            return p < end ? p : end;
+        }
+        *high |= hi;
         p += 16;
     }
+    if (p > end)
+        p = end;
 #endif
     return p;
 }
@@ -58,6 +72,15 @@ static inline Py_ssize_t fc_skip_target(const unsigned char *b, Py_ssize_t p, Py
     return p;
 }
 
+/* A str of n bytes already known to be ASCII. */
+static inline PyObject *fc_ascii(const unsigned char *s, Py_ssize_t n)
+{
+    PyObject *str = PyUnicode_New(n, 127);
+    if (str != NULL)
+        memcpy(PyUnicode_1BYTE_DATA(str), s, (size_t)n);
+    return str;
+}
+
 /* A str of the n bytes at s, each byte one code point (latin-1). Requests
  * are nearly always ASCII; knowing that up front lets the str be allocated as
  * ASCII and filled with one memcpy, instead of PyUnicode_DecodeLatin1
@@ -79,10 +102,7 @@ static inline PyObject *fc_latin1(const unsigned char *s, Py_ssize_t n)
         high |= s[i] & 0x80;
     if (high || (words & 0x8080808080808080ULL))
         return PyUnicode_DecodeLatin1((const char *)s, n, NULL);
-    PyObject *str = PyUnicode_New(n, 127);
-    if (str != NULL)
-        memcpy(PyUnicode_1BYTE_DATA(str), s, (size_t)n);
-    return str;
+    return fc_ascii(s, n);
 }
 
 /* A 64-bit hash of a field name for the name cache: its first and last eight

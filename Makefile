@@ -1,0 +1,22 @@
+# Developer menu. `make test` is what CI runs (through .ci/run, in a fresh venv).
+PYTHON ?= python3
+
+.PHONY: compile debug test test-pure bench clean
+
+compile:  ## build the extension in place
+	$(PYTHON) setup.py build_ext --inplace
+
+debug:  ## unoptimised build with C asserts and fastcore/_parser.html (Cython annotation)
+	FASTCORE_DEBUG=1 $(PYTHON) setup.py build_ext --inplace --force
+
+test:
+	pytest
+
+test-pure:
+	FASTCORE_NO_EXTENSIONS=1 pytest
+
+bench:
+	pytest benchmarks/ --benchmark-only
+
+clean:
+	rm -rf build dist *.egg-info fastcore/_parser.c fastcore/_parser.html fastcore/*.so
