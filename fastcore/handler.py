@@ -1,0 +1,545 @@
+"""WSGIRequestHandler: the requests of one connection, from bytes to app to bytes.
+
+Strategy: the handler owns the connection's read buffer. ``handle()`` serves
+every request whose head is complete, then either waits for the next one (as
+long as the server allows: not at all when one thread serves every
+connection) or returns with the connection *parked*, for the server to watch
+and hand back when bytes arrive. So an idle or slow client never holds the
+server. Each request is parsed by ``fastcore.parser``, run through the app,
+and answered with its status line, headers and first body bytes in one send;
+the framing (Content-Length, chunked, or close) decides whether the
+connection can serve another request.
+
+It subclasses Werkzeug's handler, so the hooks users override there
+(``make_environ``, ``log_request``, ``log``, ``address_string``,
+``connection_dropped``, ``protocol_version``) keep working, and tools that check
+``isinstance(handler, werkzeug.serving.WSGIRequestHandler)`` still pass.
+"""
+
+import io
+import os
+import select
+import socket
+import ssl
+import stat
+import sys
+import time
+import traceback
+from email.utils import formatdate
+from http.client import HTTPMessage
+
+from werkzeug.exceptions import InternalServerError
+from werkzeug.serving import WSGIRequestHandler as _WerkzeugHandler
+from werkzeug.serving import _ansi_style, is_ssl_error
+from werkzeug.urls import uri_to_iri
+
+from fastcore import __version__
+from fastcore.errors import ParseError
+from fastcore.parser import build_environ, parse_request
+from fastcore.wsgi_input import ChunkedInput, ContentLengthInput
+
+__all__ = ["WSGIRequestHandler", "FileWrapper"]
+
+# RFC 9110 7.6.1 and PEP 3333: headers an application must not set.
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+                        "te", "trailer", "trailers", "transfer-encoding", "upgrade"})
+_NO_BODY_STATUS = frozenset({204, 304})
+# An unread request body up to this size is read and dropped so the
+# connection can serve the next request; a larger one closes it.
+DRAIN_LIMIT = 256 * 1024
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+class FileWrapper:
+    """wsgi.file_wrapper: a file the server may send with os.sendfile."""
+
+    def __init__(self, filelike, blksize=8192):
+        self.filelike = filelike
+        self.blksize = blksize
+        if hasattr(filelike, "close"):
+            self.close = filelike.close
+
+    def __iter__(self):
+        return iter(lambda: self.filelike.read(self.blksize), b"")
+
+
+class _Clock:
+    """Date header and log timestamps, formatted once per second."""
+
+    def __init__(self):
+        self._second = None
+        self.date = ""
+        self.log_time = ""
+
+    def tick(self):
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self.date = formatdate(second, usegmt=True)
+            self.log_time = time.strftime("%d/%b/%Y %H:%M:%S", time.localtime(second))
+        return now
+
+
+_clock = _Clock()
+
+
+class WSGIRequestHandler(_WerkzeugHandler):
+    """Serves the requests of one connection (see the module docstring)."""
+
+    protocol_version = "HTTP/1.1"
+
+    @property
+    def server_version(self):
+        return f"fastcore/{__version__} Python/{sys.version.split()[0]}"
+
+    # -- connection lifecycle ---------------------------------------------
+
+    def setup(self):
+        sock = self.connection = self.request
+        if self.server.address_family != socket.AF_UNIX:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.settimeout(self.server.body_timeout)
+        self.rbuf = bytearray()
+        self.close_connection = False
+        self.parked = False
+        self.readable = False
+        self.head_deadline = None
+        self.environ = None
+        self._base = None
+
+    def finish(self):
+        """Nothing to flush: every response is sent whole before this runs."""
+
+    def handle(self):
+        """Serve requests while they come; park or close when there are none."""
+        self.parked = False
+        try:
+            while not self.close_connection and not self.parked:
+                self.handle_one_request()
+        except (ConnectionError, socket.timeout) as e:
+            self.connection_dropped(e, self.environ)
+            self.close_connection = True
+        except Exception as e:
+            if self.server.ssl_context is not None and is_ssl_error(e):
+                self.log_error("SSL error occurred: %s", e)
+                self.close_connection = True
+            else:
+                raise
+
+    def handle_one_request(self):
+        head = self._read_head()
+        if head is not None:
+            self.run_wsgi(head)
+
+    def _read_head(self):
+        """The next request head, or None with the connection parked or closed."""
+        limits = self.server.limits
+        while True:
+            if self.rbuf:
+                try:
+                    head = parse_request(self.rbuf, limits=limits)
+                except ParseError as e:
+                    self.refuse(e)
+                    return None
+                if head is not None:
+                    self.head_deadline = None
+                    return head
+                if self.head_deadline is None:
+                    self.head_deadline = time.monotonic() + self.server.head_timeout
+            got = self._receive()
+            if got is None:
+                self.parked = True
+                return None
+            if not got:
+                self.close_connection = True
+                return None
+
+    def _receive(self):
+        """Read what the client sent: True, False at EOF, None when nothing came
+        within the time the server gives a waiting connection."""
+        wait = self.server.wait_for_request(self)
+        sock = self.connection
+        if wait is not None and not (isinstance(sock, ssl.SSLSocket) and sock.pending()):
+            if wait <= 0:
+                return None
+            if not select.select([sock], [], [], wait)[0]:
+                return None
+        data = sock.recv(65536)
+        if not data:
+            return False
+        self.rbuf += data
+        return True
+
+    # -- reading the body ---------------------------------------------------
+
+    def read_body_bytes(self, limit):
+        """Up to ``limit`` bytes of request body from the buffer or the socket."""
+        rbuf = self.rbuf
+        if rbuf:
+            data = bytes(rbuf[:limit])
+            del rbuf[:limit]
+            return data
+        if self._continue_pending:
+            self._continue_pending = False
+            if not self.headers_sent:
+                self.connection.sendall(CONTINUE)
+        return self.connection.recv(limit)
+
+    def unread(self, data):
+        """Give back bytes read past the end of a body (a pipelined request)."""
+        if data:
+            self.rbuf[0:0] = data
+
+    # -- one request ----------------------------------------------------------
+
+    def make_environ(self):
+        """The WSGI environ of the current request (Werkzeug's hook)."""
+        head = self._head
+        if self._base is None:
+            self._base = self._connection_environ()
+        environ = build_environ(head, self._base)
+        if head.chunked:
+            environ["wsgi.input"] = ChunkedInput(self, self.server.limits)
+            environ["wsgi.input_terminated"] = True
+        else:
+            environ["wsgi.input"] = ContentLengthInput(self, head.content_length or 0)
+        return environ
+
+    def _connection_environ(self):
+        """The environ keys that are the same for every request on this connection."""
+        server = self.server
+        if server.address_family == socket.AF_UNIX:
+            remote_addr, remote_port = "<local>", "0"
+            server_name, server_port = server.host, ""
+        else:
+            remote_addr, remote_port = self.client_address[0], str(self.client_address[1])
+            server_name, server_port = server.server_address[0], str(server.server_address[1])
+        base = {
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http" if server.ssl_context is None else "https",
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": server.multithread,
+            "wsgi.multiprocess": server.multiprocess,
+            "wsgi.run_once": False,
+            "wsgi.file_wrapper": FileWrapper,
+            "werkzeug.socket": self.connection,
+            "SERVER_SOFTWARE": self.server_version,
+            "REMOTE_ADDR": remote_addr,
+            "REMOTE_PORT": remote_port,
+            "SERVER_NAME": server_name,
+            "SERVER_PORT": server_port,
+        }
+        if isinstance(self.connection, ssl.SSLSocket):
+            cert = self.connection.getpeercert(binary_form=True)
+            if cert is not None:
+                base["SSL_CLIENT_CERT"] = ssl.DER_cert_to_PEM_cert(cert)
+        return base
+
+    def run_wsgi(self, head=None):
+        """Run the app for one request and send its response."""
+        if head is None:  # called as do_GET etc. through Werkzeug's __getattr__
+            return
+        self._head = head
+        self.command = head.method
+        self.path = head.target
+        self.request_version = head.version
+        self.requestline = f"{head.method} {head.target} {head.version}"
+        del self.rbuf[:head.size]
+        self._started = _clock.tick()
+        self._continue_pending = head.expect_continue
+        self.status = None
+        self.response_headers = None
+        self.headers_sent = False
+        self._framing = None
+        self._length = None
+        self._sent = 0
+        self.environ = environ = self.make_environ()
+
+        app_iter = None
+        try:
+            app_iter = self.server.app(environ, self.start_response)
+            self._send_response(app_iter)
+        except (ConnectionError, socket.timeout) as e:
+            self.connection_dropped(e, environ)
+            self.close_connection = True
+        except Exception:
+            if self.server.passthrough_errors:
+                self.close_connection = True
+                raise
+            self._app_failed(environ)
+        finally:
+            if app_iter is not None and hasattr(app_iter, "close"):
+                try:
+                    app_iter.close()
+                except Exception:
+                    self.server.log("error", "Error closing the response:\n%s",
+                                    traceback.format_exc())
+                    self.close_connection = True
+        if not self.close_connection:
+            self._finish_body(environ["wsgi.input"])
+        self.log_request(self._status_code(), "-")
+        self.environ = None
+
+    def _app_failed(self, environ):
+        self.server.log("error", "Error on request:\n%s", traceback.format_exc())
+        if self.headers_sent:
+            # The client must see a truncated response, not a complete one.
+            self.close_connection = True
+            return
+        response = InternalServerError()
+        body = response.get_body(environ).encode()
+        self.status = "500 INTERNAL SERVER ERROR"
+        self.response_headers = [("Content-Type", "text/html; charset=utf-8"),
+                                 ("Content-Length", str(len(body)))]
+        self._length = len(body)
+        self._send_head(body)
+
+    def _finish_body(self, body):
+        """Drop what the app left unread of the body, or close if it is too much."""
+        if body.finished:
+            return
+        if isinstance(body, ContentLengthInput) and body.remaining > DRAIN_LIMIT:
+            self.close_connection = True
+            return
+        drained = 0
+        try:
+            while drained <= DRAIN_LIMIT:
+                data = body.read(65536)
+                if not data:
+                    return
+                drained += len(data)
+        except (ParseError, ConnectionError, socket.timeout, OSError):
+            pass
+        except Exception:  # ClientDisconnected and the like
+            pass
+        self.close_connection = True
+
+    # -- the response -----------------------------------------------------------
+
+    def start_response(self, status, headers, exc_info=None):
+        """PEP 3333 start_response."""
+        if exc_info:
+            try:
+                if self.headers_sent:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
+        elif self.status is not None:
+            raise AssertionError("start_response() called again without exc_info")
+        if type(status) is not str or len(status) < 5 or not status[:3].isdigit() or status[3] != " ":
+            raise ValueError(f"invalid status {status!r}: expected a str like '200 OK'")
+        length = None
+        for item in headers:
+            if type(item) is not tuple or len(item) != 2:
+                raise TypeError(f"response header {item!r} is not a (name, value) tuple")
+            name, value = item
+            if type(name) is not str or type(value) is not str:
+                raise TypeError(f"response header {item!r} must be two native strings")
+            if "\n" in value or "\r" in value or "\n" in name or ":" in name:
+                raise ValueError(f"response header {name!r} contains a line break or colon")
+            lowered = name.lower()
+            if lowered == "content-length":
+                length = int(value)
+            elif lowered in HOP_BY_HOP:
+                raise ValueError(f"hop-by-hop header {name!r} is set by the server, not the app")
+        self.status = status
+        self.response_headers = headers
+        self._length = length
+        return self.write
+
+    def write(self, data):
+        """The write() callable start_response returns, and every body chunk."""
+        if not self.headers_sent:
+            if self.status is None:
+                raise AssertionError("write() before start_response()")
+            self._send_head(data)
+            return
+        self._send_data(data)
+
+    def _send_response(self, app_iter):
+        if type(app_iter) is list or type(app_iter) is tuple:
+            if self.status is None:
+                raise AssertionError("the application returned without calling start_response()")
+            if self._length is None and not self.headers_sent:
+                # A body given whole: its length is known, so say it.
+                body = b"".join(app_iter)
+                self._length = len(body)
+                self._send_head(body, add_length=True)
+                self._end_body()
+                return
+            for chunk in app_iter:
+                if chunk:
+                    self.write(chunk)
+        elif isinstance(app_iter, FileWrapper) and self._can_sendfile(app_iter):
+            self._sendfile(app_iter)
+        else:
+            for chunk in app_iter:
+                if type(chunk) is not bytes:
+                    raise TypeError(f"the application yielded {type(chunk).__name__}, not bytes")
+                if chunk:
+                    self.write(chunk)
+        if not self.headers_sent:
+            if self.status is None:
+                raise AssertionError("the application returned without calling start_response()")
+            self._send_head(b"", add_length=self._length is None)
+        self._end_body()
+
+    def _status_code(self):
+        return int(self.status[:3]) if self.status else 500
+
+    def _send_head(self, first, add_length=False):
+        """Send the status line, headers and the first body bytes in one send."""
+        head = self._head
+        code = int(self.status[:3])
+        no_body = head.method == "HEAD" or code < 200 or code in _NO_BODY_STATUS
+        http11 = head.version == "HTTP/1.1" and self.protocol_version >= "HTTP/1.1"
+        headers = self.response_headers
+        extra = []
+        if no_body:
+            framing = "none"
+            if add_length and head.method == "HEAD":
+                extra.append(("Content-Length", str(len(first))))
+        elif self._length is not None:
+            framing = "length"
+            if add_length:
+                extra.append(("Content-Length", str(self._length)))
+        elif http11:
+            framing = "chunked"
+            extra.append(("Transfer-Encoding", "chunked"))
+        else:
+            framing = "close"
+        keep = head.keep_alive and framing != "close" and self.protocol_version >= "HTTP/1.1"
+        if not keep:
+            self.close_connection = True
+            extra.append(("Connection", "close"))
+        elif head.version == "HTTP/1.0":
+            extra.append(("Connection", "keep-alive"))
+        names = {name.lower() for name, _ in headers} if len(headers) < 16 else None
+        if names is None or "date" not in names:
+            extra.append(("Date", _clock.date or formatdate(usegmt=True)))
+        if names is None or "server" not in names:
+            extra.append(("Server", self.server_version))
+        lines = [f"HTTP/1.1 {self.status}\r\n"]
+        lines.extend(f"{name}: {value}\r\n" for name, value in headers)
+        lines.extend(f"{name}: {value}\r\n" for name, value in extra)
+        lines.append("\r\n")
+        out = "".join(lines).encode("latin-1")
+        self._framing = framing
+        self.headers_sent = True
+        if not first or no_body:
+            self.connection.sendall(out)
+        elif framing == "chunked":
+            self.connection.sendall(b"%s%x\r\n%s\r\n" % (out, len(first), first))
+        else:
+            self._sent = len(first)
+            self.connection.sendall(out + self._bounded(first))
+
+    def _bounded(self, data):
+        """Never send more than the Content-Length the app declared."""
+        if self._framing == "length" and self._sent > self._length:
+            over = self._sent - self._length
+            self.close_connection = True
+            return data[:len(data) - over] if over < len(data) else b""
+        return data
+
+    def _send_data(self, data):
+        framing = self._framing
+        if framing == "none":
+            return
+        if framing == "chunked":
+            self.connection.sendall(b"%x\r\n%s\r\n" % (len(data), data))
+        else:
+            self._sent += len(data)
+            self.connection.sendall(self._bounded(data))
+
+    def _end_body(self):
+        if self._framing == "chunked":
+            self.connection.sendall(b"0\r\n\r\n")
+        elif self._framing == "length" and self._sent < self._length:
+            # The app sent less than it declared; the client must not wait for
+            # the rest on a connection that goes on.
+            self.close_connection = True
+
+    def _can_sendfile(self, wrapper):
+        """os.sendfile needs a regular file and a plain (not TLS) socket."""
+        if self.server.ssl_context is not None or self.headers_sent or self.status is None:
+            return False
+        try:
+            return stat.S_ISREG(os.fstat(wrapper.filelike.fileno()).st_mode)
+        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+            return False
+
+    def _sendfile(self, wrapper):
+        filelike = wrapper.filelike
+        offset = filelike.tell()
+        size = os.fstat(filelike.fileno()).st_size - offset
+        if self._length is None:
+            self._length = size
+            self._send_head(b"", add_length=True)
+        else:
+            self._send_head(b"")
+        if self._framing != "none":
+            count = min(size, self._length)
+            self.connection.sendfile(filelike, offset, count)
+            self._sent = count
+
+    def refuse(self, error):
+        """Answer bytes that are not a valid request: its status, the reason as
+        one line of text, and close (what follows cannot be trusted)."""
+        reason = error.reason.encode("latin-1", "replace") + b"\n"
+        code = error.status
+        phrase = {400: "Bad Request", 414: "URI Too Long", 413: "Content Too Large",
+                  431: "Request Header Fields Too Large", 501: "Not Implemented",
+                  505: "HTTP Version Not Supported"}.get(code, "Bad Request")
+        response = (f"HTTP/1.1 {code} {phrase}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                    f"Content-Length: {len(reason)}\r\nConnection: close\r\n"
+                    f"Date: {_clock.date or formatdate(usegmt=True)}\r\n"
+                    f"Server: {self.server_version}\r\n\r\n").encode("latin-1") + reason
+        self.close_connection = True
+        self.requestline = error.reason
+        self.command = None
+        try:
+            self.connection.sendall(response)
+        except OSError:
+            pass
+        self.log("info", '"%s" %s -', _ansi_style(f"bad request: {error.reason}", "bold", "red"), code)
+
+    # -- logging ------------------------------------------------------------------
+
+    @property
+    def headers(self):
+        """The request's header fields as an http.client.HTTPMessage, built
+        only for code that asks (Werkzeug's handler has this attribute)."""
+        message = HTTPMessage()
+        for name, value in self._head.headers:
+            message[name] = value
+        return message
+
+    def log_request(self, code="-", size="-"):
+        """Werkzeug's request line, with how long the request took."""
+        path = self.path
+        if "%" in path or not path.isascii():
+            path = uri_to_iri(path)
+        msg = f"{self.command} {path} {self.request_version}".translate(self._control_char_table)
+        code = str(code)
+        if code == "200":
+            pass
+        elif code.startswith("1"):
+            msg = _ansi_style(msg, "bold")
+        elif code == "304":
+            msg = _ansi_style(msg, "cyan")
+        elif code.startswith("3"):
+            msg = _ansi_style(msg, "green")
+        elif code == "404":
+            msg = _ansi_style(msg, "yellow")
+        elif code.startswith("4"):
+            msg = _ansi_style(msg, "bold", "red")
+        else:
+            msg = _ansi_style(msg, "bold", "magenta")
+        elapsed = (_clock.tick() - self._started) * 1000
+        self.log("info", '"%s" %s %s %.1fms', msg, code, size, elapsed)
+
+    def log_date_time_string(self):
+        _clock.tick()
+        return _clock.log_time

@@ -1,0 +1,438 @@
+"""The servers, make_server and run_simple: Werkzeug's serving API on fastcore.
+
+Strategy: one loop (``serve_forever``) watches the listening socket and every
+*parked* connection (idle keep-alive, or a head still arriving) with a
+selector. A connection with bytes to read goes to its handler: in
+``BaseWSGIServer`` the loop runs it itself, so one request is in the app at a
+time and no idle client can hold the loop; in ``ThreadedWSGIServer`` a thread
+runs it and keeps it while requests follow closely, then parks it again; in
+``ForkingWSGIServer`` a child process serves a connection to its end. TLS
+handshakes run in a thread with a timeout, never on the loop. Parked
+connections past their deadline are closed by the loop.
+
+Binding, the fd hand-off of the reloader, the banner and the "Port N is in
+use" message come from Werkzeug's BaseWSGIServer, which these classes extend.
+"""
+
+import collections
+import os
+import selectors
+import signal
+import socket
+import socketserver
+import sys
+import threading
+import time
+
+from werkzeug.serving import BaseWSGIServer as _WerkzeugServer
+from werkzeug.serving import ForkingMixIn, _ansi_style, generate_adhoc_ssl_context
+from werkzeug.serving import is_running_from_reloader, load_ssl_context
+from werkzeug._internal import _log
+
+from fastcore.handler import WSGIRequestHandler
+from fastcore.limits import DEFAULT_LIMITS
+
+__all__ = [
+    "BaseWSGIServer", "ThreadedWSGIServer", "ForkingWSGIServer", "make_server", "run_simple",
+    "is_running_from_reloader",
+]
+
+_WAKEUP = object()
+
+
+class BaseWSGIServer(_WerkzeugServer):
+    """Serves one request at a time, never blocked by an idle connection.
+
+    :param head_timeout: seconds a client may take to send a request head.
+    :param keep_alive_timeout: seconds an idle keep-alive connection stays open.
+    :param body_timeout: seconds a read of the request body, or a send of the
+        response, may stall before the connection is dropped.
+    :param limits: the parser's size limits (``fastcore.parser.Limits``).
+    """
+
+    multithread = False
+    multiprocess = False
+    head_timeout = 10.0
+    keep_alive_timeout = 5.0
+    body_timeout = 30.0
+    handshake_timeout = 5.0
+    # How many seconds a serving thread waits for the next request on its
+    # connection before parking it (threaded mode).
+    linger = 1.0
+    # How long serve_forever waits for in-flight requests when stopped.
+    grace_period = 10.0
+
+    def __init__(self, host, port, app, handler=None, passthrough_errors=False,
+                 ssl_context=None, fd=None, *, limits=DEFAULT_LIMITS, head_timeout=None,
+                 keep_alive_timeout=None, body_timeout=None):
+        super().__init__(host, port, app, handler or WSGIRequestHandler, passthrough_errors,
+                         None, fd)
+        if isinstance(ssl_context, tuple):
+            ssl_context = load_ssl_context(*ssl_context)
+        elif ssl_context == "adhoc":
+            ssl_context = generate_adhoc_ssl_context()
+        self.ssl_context = ssl_context
+        self.limits = limits
+        if head_timeout is not None:
+            self.head_timeout = head_timeout
+        if keep_alive_timeout is not None:
+            self.keep_alive_timeout = keep_alive_timeout
+        if body_timeout is not None:
+            self.body_timeout = body_timeout
+        self.socket.setblocking(False)
+        self._parked = {}  # handler -> deadline (time.monotonic)
+        self._handbacks = collections.deque()
+        self._wakeup_r, self._wakeup_w = socket.socketpair()
+        self._wakeup_r.setblocking(False)
+        self._wakeup_w.setblocking(False)
+        self._selector = None
+        self._stop = False
+        self._stopped = threading.Event()
+        self._stopped.set()
+        self._workers = set()
+        self._next_sweep = 0.0
+        self._loop_thread = None
+
+    # -- the loop -------------------------------------------------------------
+
+    def serve_forever(self, poll_interval=0.5):
+        """Serve until shutdown(), SIGTERM/SIGINT or Ctrl+C, then finish the
+        requests in flight (up to ``grace_period`` seconds) and close."""
+        self._stopped.clear()
+        self._loop_thread = threading.current_thread()
+        try:
+            with selectors.DefaultSelector() as selector:
+                self._selector = selector
+                selector.register(self.socket, selectors.EVENT_READ, None)
+                selector.register(self._wakeup_r, selectors.EVENT_READ, _WAKEUP)
+                while not self._stop:
+                    for key, _ in selector.select(poll_interval):
+                        data = key.data
+                        if data is None:
+                            self._handle_request_noblock()
+                        elif data is _WAKEUP:
+                            self._take_handbacks()
+                        else:
+                            self._resume(data)
+                    self.service_actions()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self._stop = False
+            self._selector = None
+            self._loop_thread = None
+            self._wait_for_workers()
+            self.server_close()
+            self._stopped.set()
+
+    def shutdown(self):
+        """Stop serve_forever (from another thread) and wait until it has."""
+        self.request_stop()
+        self._stopped.wait()
+
+    def request_stop(self):
+        """Ask serve_forever to stop; safe from a signal handler."""
+        self._stop = True
+        try:
+            self._wakeup_w.send(b"x")
+        except OSError:
+            pass
+
+    def service_actions(self):
+        now = time.monotonic()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + 0.25
+        expired = [h for h, deadline in self._parked.items() if deadline <= now]
+        for handler in expired:
+            self._unpark(handler)
+            self.shutdown_request(handler.request)
+
+    def _handle_request_noblock(self):
+        # Accept what is waiting (a burst of new connections in one wake-up).
+        for _ in range(32):
+            try:
+                request, client_address = self.get_request()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            if self.verify_request(request, client_address):
+                try:
+                    self.process_request(request, client_address)
+                except Exception:
+                    self.handle_error(request, client_address)
+                    self.shutdown_request(request)
+            else:
+                self.shutdown_request(request)
+
+    def process_request(self, request, client_address):
+        if self.ssl_context is not None:
+            self._start_worker(self._handshake, request, client_address)
+        else:
+            self.finish_request(request, client_address)
+
+    def finish_request(self, request, client_address):
+        handler = self.RequestHandlerClass(request, client_address, self)
+        self._after_handle(handler)
+
+    def _handshake(self, request, client_address):
+        """TLS handshake in a thread, with a timeout; then serve as usual."""
+        try:
+            request.settimeout(self.handshake_timeout)
+            conn = self.ssl_context.wrap_socket(request, server_side=True)
+        except (OSError, ValueError) as e:
+            self.log("info", "TLS handshake with %s failed: %s", client_address[0], e)
+            self.shutdown_request(request)
+            return
+        if self.multithread:
+            self.finish_request(conn, client_address)
+        else:
+            self._hand_back(("connection", conn, client_address))
+
+    def _after_handle(self, handler):
+        """Close the connection, or park it until its client sends more."""
+        if handler.close_connection:
+            self.shutdown_request(handler.request)
+        elif handler.parked:
+            self._hand_back(handler)
+
+    def _hand_back(self, item):
+        if threading.current_thread() is self._loop_thread:
+            self._take(item)
+        else:
+            self._handbacks.append(item)
+            try:
+                self._wakeup_w.send(b"x")
+            except OSError:
+                pass
+
+    def _take_handbacks(self):
+        try:
+            while self._wakeup_r.recv(4096):
+                pass
+        except OSError:
+            pass
+        while self._handbacks:
+            self._take(self._handbacks.popleft())
+
+    def _take(self, item):
+        if type(item) is tuple:
+            _, conn, client_address = item
+            self.finish_request(conn, client_address)
+            return
+        handler = item
+        deadline = handler.head_deadline or (time.monotonic() + self.keep_alive_timeout)
+        if handler not in self._parked:
+            try:
+                self._selector.register(handler.request, selectors.EVENT_READ, handler)
+            except (ValueError, OSError, KeyError):
+                self.shutdown_request(handler.request)
+                return
+        self._parked[handler] = deadline
+
+    def _unpark(self, handler):
+        if self._parked.pop(handler, None) is not None:
+            try:
+                self._selector.unregister(handler.request)
+            except (KeyError, ValueError, OSError):
+                pass
+
+    def _resume(self, handler):
+        """Bytes arrived on a parked connection: serve them."""
+        handler.readable = True
+        handler.handle()
+        if handler.close_connection:
+            self._unpark(handler)
+            self.shutdown_request(handler.request)
+        else:
+            self._parked[handler] = handler.head_deadline or (
+                time.monotonic() + self.keep_alive_timeout)
+
+    def wait_for_request(self, handler):
+        """Seconds the handler may wait for more bytes before parking; 0 means
+        read only what the loop saw arrive."""
+        if handler.readable:
+            handler.readable = False
+            return None
+        return 0
+
+    # -- workers (TLS handshakes here, requests too in threaded mode) ---------
+
+    def _start_worker(self, target, *args):
+        thread = threading.Thread(target=self._run_worker, args=(target, args), daemon=True)
+        self._workers.add(thread)
+        thread.start()
+
+    def _run_worker(self, target, args):
+        try:
+            target(*args)
+        finally:
+            self._workers.discard(threading.current_thread())
+
+    def _wait_for_workers(self):
+        deadline = time.monotonic() + self.grace_period
+        for thread in list(self._workers):
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def server_close(self):
+        for handler in list(self._parked):
+            self.shutdown_request(handler.request)
+        self._parked.clear()
+        super().server_close()
+        for sock in (self._wakeup_r, self._wakeup_w):
+            sock.close()
+
+    def log_startup(self):
+        super().log_startup()
+
+
+class ThreadedWSGIServer(BaseWSGIServer):
+    """Serves each active connection in its own thread; idle ones are parked
+    on the loop and cost no thread."""
+
+    multithread = True
+
+    def process_request(self, request, client_address):
+        if self.ssl_context is not None:
+            self._start_worker(self._handshake, request, client_address)
+        else:
+            self._start_worker(self.finish_request, request, client_address)
+
+    def _resume(self, handler):
+        self._unpark(handler)
+        handler.readable = True
+        self._start_worker(self._serve_parked, handler)
+
+    def _serve_parked(self, handler):
+        handler.handle()
+        self._after_handle(handler)
+
+    def wait_for_request(self, handler):
+        if handler.readable:
+            handler.readable = False
+            return None
+        if handler.head_deadline is not None:
+            return handler.head_deadline - time.monotonic()
+        return self.linger
+
+
+class ForkingWSGIServer(ForkingMixIn, BaseWSGIServer):
+    """Serves each connection in a child process (at most ``processes``)."""
+
+    multiprocess = True
+
+    def __init__(self, host, port, app, processes=40, handler=None, passthrough_errors=False,
+                 ssl_context=None, fd=None, **options):
+        if not hasattr(os, "fork"):
+            raise ValueError("Your platform does not support forking.")
+        super().__init__(host, port, app, handler, passthrough_errors, ssl_context, fd, **options)
+        self.max_children = processes
+
+    def process_request(self, request, client_address):
+        ForkingMixIn.process_request(self, request, client_address)
+
+    def finish_request(self, request, client_address):
+        if self.ssl_context is not None:
+            request.settimeout(self.handshake_timeout)
+            request = self.ssl_context.wrap_socket(request, server_side=True)
+        self.RequestHandlerClass(request, client_address, self)
+
+    def wait_for_request(self, handler):
+        if handler.readable:
+            handler.readable = False
+            return None
+        if handler.head_deadline is not None:
+            return handler.head_deadline - time.monotonic()
+        return self.keep_alive_timeout
+
+
+def make_server(host, port, app, threaded=False, processes=1, request_handler=None,
+                passthrough_errors=False, ssl_context=None, fd=None, **options):
+    """Create a server for ``app`` (the arguments of Werkzeug's make_server).
+
+    ``threaded`` and ``processes > 1`` cannot be combined. Further keyword
+    arguments (``head_timeout``, ``keep_alive_timeout``, ``body_timeout``,
+    ``limits``) go to the server class.
+    """
+    if threaded and processes > 1:
+        raise ValueError("Cannot have a multi-thread and multi-process server.")
+    if threaded:
+        return ThreadedWSGIServer(host, port, app, request_handler, passthrough_errors,
+                                  ssl_context, fd=fd, **options)
+    if processes > 1:
+        return ForkingWSGIServer(host, port, app, processes, request_handler,
+                                 passthrough_errors, ssl_context, fd=fd, **options)
+    return BaseWSGIServer(host, port, app, request_handler, passthrough_errors, ssl_context,
+                          fd=fd, **options)
+
+
+def _stop_on_signals(server):
+    """SIGTERM and SIGINT stop accepting and let in-flight requests finish."""
+    def stop(signum, frame):
+        server.request_stop()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+
+
+def run_simple(hostname, port, application, use_reloader=False, use_debugger=False,
+               use_evalex=True, extra_files=None, exclude_patterns=None, reloader_interval=1,
+               reloader_type="auto", threaded=False, processes=1, request_handler=None,
+               static_files=None, passthrough_errors=False, ssl_context=None, **options):
+    """Start a development server for ``application``: Werkzeug's run_simple,
+    with the same parameters and behaviour, served by fastcore.
+
+    :param hostname: a host name, IPv4 or IPv6 address, or ``unix://PATH``.
+    :param port: the port; 0 picks a free one (the banner shows it).
+    :param application: the WSGI application.
+    :param use_reloader: restart the server when a module or ``extra_files`` changes.
+    :param use_debugger: wrap the app in Werkzeug's interactive debugger.
+    :param use_evalex: allow the debugger's console.
+    :param extra_files: more files the reloader watches.
+    :param exclude_patterns: fnmatch patterns of files the reloader ignores.
+    :param reloader_interval: seconds between the stat reloader's checks.
+    :param reloader_type: ``"auto"``, ``"stat"`` or ``"watchdog"``.
+    :param threaded: serve each active connection in a thread.
+    :param processes: serve each connection in a child process, at most this many.
+    :param request_handler: a WSGIRequestHandler subclass.
+    :param static_files: URL prefix -> directory, served by SharedDataMiddleware.
+    :param passthrough_errors: let app errors crash the server instead of a 500.
+    :param ssl_context: an SSLContext, a (cert, key) tuple, or ``"adhoc"``.
+    """
+    if not isinstance(port, int):
+        raise TypeError("port must be an integer")
+    if static_files:
+        from werkzeug.middleware.shared_data import SharedDataMiddleware
+
+        application = SharedDataMiddleware(application, static_files)
+    if use_debugger:
+        from werkzeug.debug import DebuggedApplication
+
+        application = DebuggedApplication(application, evalex=use_evalex)
+        application.trusted_hosts.append(hostname)
+
+    fd = int(os.environ["WERKZEUG_SERVER_FD"]) if is_running_from_reloader() else None
+    srv = make_server(hostname, port, application, threaded, processes, request_handler,
+                      passthrough_errors, ssl_context, fd=fd, **options)
+    srv.socket.set_inheritable(True)
+    os.environ["WERKZEUG_SERVER_FD"] = str(srv.fileno())
+    if not is_running_from_reloader():
+        srv.log_startup()
+        _log("info", _ansi_style("Press CTRL+C to quit", "yellow"))
+
+    if use_reloader:
+        from werkzeug._reloader import run_with_reloader
+
+        if is_running_from_reloader():
+            _stop_on_signals(srv)
+        try:
+            run_with_reloader(srv.serve_forever, extra_files=extra_files,
+                              exclude_patterns=exclude_patterns, interval=reloader_interval,
+                              reloader_type=reloader_type)
+        finally:
+            srv.server_close()
+    else:
+        _stop_on_signals(srv)
+        srv.serve_forever()

@@ -1,0 +1,133 @@
+"""wsgi.input: the request body, read from the connection as the app asks.
+
+Both streams take bytes from the connection's buffer first (what arrived with
+the head), then from the socket, and never read past the body: reading past
+the end returns b"" at once. The first read of a request that sent
+``Expect: 100-continue`` sends the interim response, so an app that answers
+without reading never invites the body.
+"""
+
+import io
+
+from werkzeug.exceptions import ClientDisconnected
+
+from fastcore.parser import ChunkedDecoder
+
+__all__ = ["ContentLengthInput", "ChunkedInput"]
+
+
+class _BodyInput(io.RawIOBase):
+    """The read methods PEP 3333 asks for, on top of ``_read_some``."""
+
+    def __init__(self, conn):
+        self._conn = conn
+        self._pending = b""  # decoded bytes read ahead of a readline()
+
+    def readable(self):
+        return True
+
+    def _read_some(self, limit):
+        """Up to ``limit`` body bytes (at least one), or b"" at the end."""
+        raise NotImplementedError
+
+    def read(self, size=-1):
+        if size is None or size < 0:
+            return self.readall()
+        if self._pending:
+            data, self._pending = self._pending[:size], self._pending[size:]
+            return data
+        return self._read_some(size) if size else b""
+
+    def readall(self):
+        parts = [self._pending]
+        self._pending = b""
+        while True:
+            data = self._read_some(65536)
+            if not data:
+                return b"".join(parts)
+            parts.append(data)
+
+    def readinto(self, buffer):
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def readline(self, size=-1):
+        parts = []
+        total = 0
+        while size < 0 or total < size:
+            chunk = self._pending or self._read_some(65536)
+            self._pending = b""
+            if not chunk:
+                break
+            want = len(chunk) if size < 0 else size - total
+            end = chunk.find(b"\n", 0, want)
+            cut = want if end < 0 else end + 1
+            parts.append(chunk[:cut])
+            self._pending = chunk[cut:]
+            total += cut
+            if end >= 0:
+                break
+        return b"".join(parts)
+
+    def readlines(self, hint=-1):
+        lines = []
+        total = 0
+        for line in iter(self.readline, b""):
+            lines.append(line)
+            total += len(line)
+            if 0 < hint <= total:
+                break
+        return lines
+
+    def __iter__(self):
+        return iter(self.readline, b"")
+
+
+class ContentLengthInput(_BodyInput):
+    """A body framed by Content-Length."""
+
+    def __init__(self, conn, length):
+        super().__init__(conn)
+        self.remaining = length
+
+    def _read_some(self, limit):
+        if self.remaining <= 0:
+            return b""
+        data = self._conn.read_body_bytes(min(limit, self.remaining))
+        if not data:
+            raise ClientDisconnected()
+        self.remaining -= len(data)
+        return data
+
+    @property
+    def finished(self):
+        return self.remaining <= 0 and not self._pending
+
+
+class ChunkedInput(_BodyInput):
+    """A chunked body, decoded by the parser's ChunkedDecoder."""
+
+    def __init__(self, conn, limits):
+        super().__init__(conn)
+        self._decoder = ChunkedDecoder(limits=limits)
+
+    def _read_some(self, limit):
+        decoder = self._decoder
+        while not decoder.done:
+            raw = self._conn.read_body_bytes(65536)
+            if not raw:
+                raise ClientDisconnected()
+            data = decoder.feed(raw)
+            if decoder.done:
+                # What followed the body belongs to the next request.
+                self._conn.unread(decoder.unused)
+            if data:
+                if len(data) > limit:
+                    data, self._pending = data[:limit], data[limit:]
+                return data
+        return b""
+
+    @property
+    def finished(self):
+        return self._decoder.done and not self._pending
