@@ -28,6 +28,9 @@ import traceback
 from email.utils import formatdate
 from http.client import HTTPMessage
 
+import logging
+
+from werkzeug._internal import _ColorStreamHandler, _log
 from werkzeug.exceptions import InternalServerError
 from werkzeug.serving import WSGIRequestHandler as _WerkzeugHandler
 from werkzeug.serving import _ansi_style, is_ssl_error
@@ -82,6 +85,43 @@ class _Clock:
 
 
 _clock = _Clock()
+_logger = logging.getLogger("werkzeug")
+
+
+def _direct_handler():
+    """Werkzeug's own stream handler when it is the only place an INFO record
+    of the "werkzeug" logger would go (the usual case: nobody configured
+    logging), else None. Then an access line can be written to its stream
+    as-is, exactly as the handler would print it, without building a
+    LogRecord; any other set-up gets the full logging path."""
+    logger = _logger
+    if logger.disabled or logger.filters or not logger.isEnabledFor(logging.INFO):
+        return None
+    handlers = logger.handlers
+    if len(handlers) != 1:
+        return None
+    handler = handlers[0]
+    if (type(handler) is not _ColorStreamHandler or handler.filters or handler.formatter
+            or handler.level > logging.INFO):
+        return None
+    if logger.propagate and logger.parent is not None and logger.parent.handlers:
+        return None
+    return handler
+
+
+def _emit(type, line, args):
+    """Log one line through the "werkzeug" logger (see _direct_handler)."""
+    handler = _direct_handler() if type == "info" else None
+    if handler is None:
+        _log(type, line, *args)
+        return
+    text = (line % args if args else line).rstrip()
+    handler.acquire()
+    try:
+        handler.stream.write(text + "\n")
+        handler.flush()
+    finally:
+        handler.release()
 
 
 class WSGIRequestHandler(_WerkzeugHandler):
@@ -99,7 +139,7 @@ class WSGIRequestHandler(_WerkzeugHandler):
         sock = self.connection = self.request
         if self.server.address_family != socket.AF_UNIX:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.settimeout(self.server.body_timeout)
+        self.server.configure_connection(sock)
         self.rbuf = bytearray()
         self.close_connection = False
         self.parked = False
@@ -117,7 +157,7 @@ class WSGIRequestHandler(_WerkzeugHandler):
         try:
             while not self.close_connection and not self.parked:
                 self.handle_one_request()
-        except (ConnectionError, socket.timeout) as e:
+        except (ConnectionError, socket.timeout, BlockingIOError) as e:
             self.connection_dropped(e, self.environ)
             self.close_connection = True
         except Exception as e:
@@ -147,6 +187,12 @@ class WSGIRequestHandler(_WerkzeugHandler):
                     return head
                 if self.head_deadline is None:
                     self.head_deadline = time.monotonic() + self.server.head_timeout
+                elif time.monotonic() > self.head_deadline:
+                    # A head trickling in for too long (slowloris): drop it.
+                    self.log("info", "request head not complete after %ss; closing",
+                             self.server.head_timeout)
+                    self.close_connection = True
+                    return None
             got = self._receive()
             if got is None:
                 self.parked = True
@@ -156,16 +202,14 @@ class WSGIRequestHandler(_WerkzeugHandler):
                 return None
 
     def _receive(self):
-        """Read what the client sent: True, False at EOF, None when nothing came
-        within the time the server gives a waiting connection."""
-        wait = self.server.wait_for_request(self)
-        sock = self.connection
-        if wait is not None and not (isinstance(sock, ssl.SSLSocket) and sock.pending()):
-            if wait <= 0:
-                return None
-            if not select.select([sock], [], [], wait)[0]:
-                return None
-        data = sock.recv(65536)
+        """Read what the client sent: True, False at EOF, or None when nothing
+        came in the time the server gives a waiting connection (then it parks)."""
+        if not self.server.may_read(self):
+            return None
+        try:
+            data = self.connection.recv(65536)
+        except (BlockingIOError, ssl.SSLWantReadError, socket.timeout):
+            return None
         if not data:
             return False
         self.rbuf += data
@@ -184,7 +228,18 @@ class WSGIRequestHandler(_WerkzeugHandler):
             self._continue_pending = False
             if not self.headers_sent:
                 self.connection.sendall(CONTINUE)
-        return self.connection.recv(limit)
+        # A read may time out sooner than body_timeout (a thread's socket waits
+        # only as long as it would for a next request); retry until then.
+        give_up = None
+        while True:
+            try:
+                return self.connection.recv(limit)
+            except (BlockingIOError, ssl.SSLWantReadError):
+                now = time.monotonic()
+                if give_up is None:
+                    give_up = now + self.server.body_timeout
+                elif now >= give_up:
+                    raise socket.timeout("request body stalled") from None
 
     def unread(self, data):
         """Give back bytes read past the end of a body (a pipelined request)."""
@@ -200,10 +255,11 @@ class WSGIRequestHandler(_WerkzeugHandler):
             self._base = self._connection_environ()
         environ = build_environ(head, self._base)
         if head.chunked:
-            environ["wsgi.input"] = ChunkedInput(self, self.server.limits)
+            self._body = ChunkedInput(self, self.server.limits)
             environ["wsgi.input_terminated"] = True
         else:
-            environ["wsgi.input"] = ContentLengthInput(self, head.content_length or 0)
+            self._body = ContentLengthInput(self, head.content_length or 0)
+        environ["wsgi.input"] = self._body
         return environ
 
     def _connection_environ(self):
@@ -254,13 +310,14 @@ class WSGIRequestHandler(_WerkzeugHandler):
         self._framing = None
         self._length = None
         self._sent = 0
+        self._body = None
         self.environ = environ = self.make_environ()
 
         app_iter = None
         try:
             app_iter = self.server.app(environ, self.start_response)
             self._send_response(app_iter)
-        except (ConnectionError, socket.timeout) as e:
+        except (ConnectionError, socket.timeout, BlockingIOError) as e:
             self.connection_dropped(e, environ)
             self.close_connection = True
         except Exception:
@@ -277,7 +334,7 @@ class WSGIRequestHandler(_WerkzeugHandler):
                                     traceback.format_exc())
                     self.close_connection = True
         if not self.close_connection:
-            self._finish_body(environ["wsgi.input"])
+            self._finish_body(self._body)
         self.log_request(self._status_code(), "-")
         self.environ = None
 
@@ -297,6 +354,9 @@ class WSGIRequestHandler(_WerkzeugHandler):
 
     def _finish_body(self, body):
         """Drop what the app left unread of the body, or close if it is too much."""
+        if body is None:  # a make_environ override made its own wsgi.input
+            self.close_connection = True
+            return
         if body.finished:
             return
         if isinstance(body, ContentLengthInput) and body.remaining > DRAIN_LIMIT:
@@ -543,3 +603,6 @@ class WSGIRequestHandler(_WerkzeugHandler):
     def log_date_time_string(self):
         _clock.tick()
         return _clock.log_time
+
+    def log(self, type, message, *args):
+        _emit(type, f"{self.address_string()} - - [{self.log_date_time_string()}] {message}", args)

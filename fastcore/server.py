@@ -20,6 +20,7 @@ import selectors
 import signal
 import socket
 import socketserver
+import struct
 import sys
 import threading
 import time
@@ -249,13 +250,18 @@ class BaseWSGIServer(_WerkzeugServer):
             self._parked[handler] = handler.head_deadline or (
                 time.monotonic() + self.keep_alive_timeout)
 
-    def wait_for_request(self, handler):
-        """Seconds the handler may wait for more bytes before parking; 0 means
-        read only what the loop saw arrive."""
+    def configure_connection(self, sock):
+        """Set a new connection's timeouts. Here the loop only reads a socket it
+        saw readable, so a read never waits; sends and body reads may wait
+        body_timeout."""
+        sock.settimeout(self.body_timeout)
+
+    def may_read(self, handler):
+        """Whether the handler may read now; otherwise it parks."""
         if handler.readable:
             handler.readable = False
-            return None
-        return 0
+            return True
+        return False
 
     # -- workers (TLS handshakes here, requests too in threaded mode) ---------
 
@@ -267,6 +273,11 @@ class BaseWSGIServer(_WerkzeugServer):
     def _run_worker(self, target, args):
         try:
             target(*args)
+        except Exception:
+            # A fault of the server itself: log it and drop that connection.
+            connection = args[0].request if hasattr(args[0], "request") else args[0]
+            self.handle_error(connection, getattr(args[0], "client_address", None))
+            self.shutdown_request(connection)
         finally:
             self._workers.discard(threading.current_thread())
 
@@ -308,13 +319,24 @@ class ThreadedWSGIServer(BaseWSGIServer):
         handler.handle()
         self._after_handle(handler)
 
-    def wait_for_request(self, handler):
-        if handler.readable:
-            handler.readable = False
-            return None
-        if handler.head_deadline is not None:
-            return handler.head_deadline - time.monotonic()
-        return self.linger
+    def configure_connection(self, sock):
+        """A thread waits in the kernel for its connection's next bytes (one
+        system call, no poll), up to ``linger`` seconds, then parks it."""
+        _blocking_with_timeouts(sock, self.linger, self.body_timeout)
+
+    def may_read(self, handler):
+        handler.readable = False
+        return True
+
+
+def _blocking_with_timeouts(sock, receive, send):
+    """Blocking socket with kernel timeouts (SO_RCVTIMEO/SO_SNDTIMEO): a read
+    that waits too long fails with EAGAIN, which the handler treats as "park"."""
+    sock.settimeout(None)
+    for option, seconds in ((socket.SO_RCVTIMEO, receive), (socket.SO_SNDTIMEO, send)):
+        whole = int(seconds)
+        sock.setsockopt(socket.SOL_SOCKET, option,
+                        struct.pack("ll", whole, int((seconds - whole) * 1e6)))
 
 
 class ForkingWSGIServer(ForkingMixIn, BaseWSGIServer):
@@ -338,13 +360,14 @@ class ForkingWSGIServer(ForkingMixIn, BaseWSGIServer):
             request = self.ssl_context.wrap_socket(request, server_side=True)
         self.RequestHandlerClass(request, client_address, self)
 
-    def wait_for_request(self, handler):
-        if handler.readable:
-            handler.readable = False
-            return None
-        if handler.head_deadline is not None:
-            return handler.head_deadline - time.monotonic()
-        return self.keep_alive_timeout
+    def configure_connection(self, sock):
+        _blocking_with_timeouts(sock, self.keep_alive_timeout, self.body_timeout)
+
+    def may_read(self, handler):
+        # A child serves one connection: waiting is all it has to do, and
+        # "parked" (nothing came within keep_alive_timeout) ends it.
+        handler.readable = False
+        return True
 
 
 def make_server(host, port, app, threaded=False, processes=1, request_handler=None,

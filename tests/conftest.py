@@ -29,3 +29,135 @@ def impl(request):
             pytest.skip("FASTCORE_NO_EXTENSIONS is set")
         return importlib.import_module("fastcore._parser")
     return importlib.import_module("fastcore._parser_py")
+
+
+# ---------------------------------------------------------------------------
+# Live servers: a test app served by fastcore in a subprocess.
+
+import select  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+
+SERVE = str(Path(__file__).resolve().parent / "serve.py")
+
+
+class LiveServer:
+    def __init__(self, proc, address, log_path):
+        self.proc = proc
+        self.address = address
+        self.log_path = log_path
+
+    @property
+    def port(self):
+        return self.address[1]
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self):
+        return self.log_path.read_text(errors="replace")
+
+    def wait_log(self, text, count=1, timeout=5):
+        """The log, once ``text`` appears in it ``count`` times (lines are
+        written after each response is sent, so they may lag a client)."""
+        deadline = time.monotonic() + timeout
+        while self.log().count(text) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.log()
+
+    def connect(self, timeout=5):
+        if isinstance(self.address, str):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            sock.connect(self.address)
+            return sock
+        return socket.create_connection(self.address, timeout=timeout)
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def live_server(tmp_path):
+    """start(app, mode="threaded", **options) -> LiveServer, stopped after the test."""
+    servers = []
+
+    def start(app, mode="threaded", **options):
+        log_path = tmp_path / f"server{len(servers)}.log"
+        args = [sys.executable, SERVE, app, mode, *(f"{k}={v}" for k, v in options.items())]
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
+        ready, _, _ = select.select([proc.stdout], [], [], 20)
+        line = proc.stdout.readline().split() if ready else []
+        if len(line) != 2:
+            proc.kill()
+            raise RuntimeError(f"server did not start: {log_path.read_text()}")
+        address = line[1] if line[0] == "UNIX" else ("127.0.0.1", int(line[1]))
+        server = LiveServer(proc, address, log_path)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+class _Recorded:
+    """What http.client.HTTPResponse wants of a socket: a file it may close."""
+
+    def __init__(self, data):
+        import io
+
+        class Unclosable(io.BytesIO):
+            def close(self):
+                pass
+
+        self.fp = Unclosable(data)
+
+    def makefile(self, mode):
+        return self.fp
+
+
+def read_responses(data, methods=()):
+    """Parse the HTTP responses in ``data`` (bytes a server sent) with
+    http.client: [(status, headers, body)], bodies de-chunked. ``methods``
+    lists the request methods in order, where HEAD matters."""
+    import http.client
+
+    sock = _Recorded(data)
+    responses = []
+    methods = list(methods)
+    while sock.fp.tell() < len(data):
+        method = methods[len(responses)] if len(responses) < len(methods) else "GET"
+        response = http.client.HTTPResponse(sock, method=method)
+        response.begin()
+        if response.status == 100:
+            continue
+        responses.append((response.status, response.headers, response.read()))
+    return responses
+
+
+def recv_until_closed(sock, timeout=5):
+    """Everything the server sends until it closes the connection."""
+    sock.settimeout(timeout)
+    chunks = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks)

@@ -1,0 +1,179 @@
+"""The `fastcore` command: `fastcore run [APP]` and `fastcore flask ...`.
+
+`run` takes the options of `flask run` and serves APP (``module:name``,
+``module:factory()``, or a path to a .py file, optionally ``file.py:name``),
+or the built-in demo app when APP is left out. `flask` runs Flask's own
+command line with fastcore serving, so `fastcore flask run --reload` is
+`flask run --reload` without code changes.
+"""
+
+import argparse
+import ast
+import importlib
+import os
+import sys
+
+__all__ = ["main", "load_app"]
+
+
+class AppError(Exception):
+    """APP cannot be loaded; the message is one line for the user."""
+
+
+def _import(module_part):
+    if module_part.endswith(".py") or os.sep in module_part:
+        path = os.path.abspath(module_part)
+        if not os.path.isfile(path):
+            raise AppError(f"file not found: {module_part}")
+        directory, filename = os.path.split(path)
+        sys.path.insert(0, directory)
+        name = os.path.splitext(filename)[0]
+    else:
+        sys.path.insert(0, os.getcwd())
+        name = module_part
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name is not None and name.startswith(e.name):
+            raise AppError(f"module not found: {name}") from None
+        raise
+
+
+def _call_factory(module, expression):
+    """``name(args)``: call a factory with literal arguments, as Flask does."""
+    try:
+        call = ast.parse(expression, mode="eval").body
+    except SyntaxError:
+        raise AppError(f"cannot parse {expression!r} as a name or a call") from None
+    if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name):
+        raise AppError(f"cannot parse {expression!r} as a name or a call")
+    try:
+        args = [ast.literal_eval(arg) for arg in call.args]
+        kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords}
+    except ValueError:
+        raise AppError(f"the arguments of {expression!r} must be literals") from None
+    factory = getattr(module, call.func.id, None)
+    if factory is None:
+        raise AppError(f"{module.__name__} has no attribute {call.func.id!r}")
+    return factory(*args, **kwargs)
+
+
+def load_app(spec, factory=False):
+    """The WSGI app that APP names (see the module docstring)."""
+    if spec is None:
+        from fastcore.demo import demo_app
+
+        return demo_app
+    module_part, _, attr = spec.partition(":")
+    module = _import(module_part)
+    if "(" in attr:
+        app = _call_factory(module, attr)
+    elif attr:
+        if not hasattr(module, attr):
+            raise AppError(f"{module.__name__} has no attribute {attr!r}")
+        app = getattr(module, attr)
+        if factory:
+            app = app()
+    else:
+        for name in ("app", "application"):
+            if hasattr(module, name):
+                app = getattr(module, name)
+                break
+        else:
+            raise AppError(f"{module.__name__} has no 'app' or 'application'; "
+                           f"name one as {module_part}:NAME")
+    if not callable(app):
+        raise AppError(f"{spec} is not callable (got {type(app).__name__})")
+    return app
+
+
+def _static(value):
+    url, sep, directory = value.partition("=")
+    if not sep or not url.startswith("/"):
+        raise argparse.ArgumentTypeError(f"expected URL=DIR with URL starting with '/', got {value!r}")
+    return url, directory
+
+
+def _paths(value):
+    return [p for p in value.split(os.pathsep) if p]
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="fastcore", description="A fast, strict WSGI dev server.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="serve a WSGI app (or the demo app)")
+    run.add_argument("app", nargs="?", metavar="APP",
+                     help="module:name, module:factory(), or file.py; the demo app if left out")
+    run.add_argument("--host", default="127.0.0.1", help="interface to bind (127.0.0.1)")
+    run.add_argument("--port", "-p", type=int, default=5000, help="port to bind (5000)")
+    run.add_argument("--reload", action=argparse.BooleanOptionalAction, default=None,
+                     help="restart when code changes (default: on with --debug)")
+    run.add_argument("--debug", action="store_true", help="interactive debugger and reloader")
+    run.add_argument("--threads", action=argparse.BooleanOptionalAction, default=True,
+                     help="serve connections in threads (default: on)")
+    run.add_argument("--processes", type=int, default=1, help="serve connections in up to N processes")
+    run.add_argument("--cert", help="TLS certificate file, or 'adhoc' for a temporary one")
+    run.add_argument("--key", help="TLS key file (with --cert FILE)")
+    run.add_argument("--static", action="append", type=_static, default=[], metavar="URL=DIR",
+                     help="serve files from DIR under URL (repeatable)")
+    run.add_argument("--extra-files", type=_paths, default=[],
+                     help=f"more files the reloader watches, separated by {os.pathsep!r}")
+    run.add_argument("--exclude-patterns", type=_paths, default=[],
+                     help=f"fnmatch patterns the reloader ignores, separated by {os.pathsep!r}")
+    run.add_argument("--factory", action="store_true", help="APP names a factory to call")
+    flask = commands.add_parser("flask", help="run Flask's command line, served by fastcore",
+                                add_help=False)
+    flask.add_argument("args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _ssl_context(args, parser):
+    if args.cert is None:
+        if args.key:
+            parser.error("--key needs --cert")
+        return None
+    if args.cert == "adhoc":
+        if args.key:
+            parser.error("--key cannot be used with --cert adhoc")
+        return "adhoc"
+    if not args.key:
+        parser.error("--cert FILE needs --key FILE")
+    return (args.cert, args.key)
+
+
+def run_flask(args):
+    from fastcore.patch import patch_werkzeug
+
+    patch_werkzeug()
+    from flask.cli import main as flask_main
+
+    sys.argv = ["flask", *args]
+    flask_main()
+    return 0
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "flask":
+        return run_flask(args.args)
+    if args.threads and args.processes > 1:
+        args.threads = False
+    ssl_context = _ssl_context(args, parser)
+    try:
+        app = load_app(args.app, factory=args.factory)
+    except AppError as e:
+        parser.exit(2, f"fastcore: error: {e}\n")
+    from fastcore.server import run_simple
+
+    reload = args.debug if args.reload is None else args.reload
+    run_simple(args.host, args.port, app, use_reloader=reload, use_debugger=args.debug,
+               threaded=args.threads, processes=args.processes,
+               static_files=dict(args.static) or None, ssl_context=ssl_context,
+               extra_files=args.extra_files or None,
+               exclude_patterns=args.exclude_patterns or None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

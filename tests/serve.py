@@ -1,0 +1,40 @@
+"""Run one test app on an ephemeral port: `python serve.py APP MODE [OPTION=VALUE ...]`.
+
+Prints "PORT <n>" (or "UNIX <path>") on stdout once listening; logs on stderr.
+MODE is "threaded", "single" or "forking".
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import server_apps  # noqa: E402
+from fastcore.server import make_server  # noqa: E402
+
+
+def main():
+    app_name, mode, *options = sys.argv[1:]
+    kwargs = {}
+    host = "127.0.0.1"
+    for option in options:
+        key, _, value = option.partition("=")
+        if key == "host":
+            host = value
+        else:
+            kwargs[key] = float(value)
+    app = getattr(server_apps, app_name)
+    server = make_server(host, 0, app, threaded=mode == "threaded",
+                         processes=4 if mode == "forking" else 1, **kwargs)
+    if host.startswith("unix://"):
+        print("UNIX", host[len("unix://"):], flush=True)
+    else:
+        print("PORT", server.port, flush=True)
+    from fastcore.server import _stop_on_signals
+
+    _stop_on_signals(server)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

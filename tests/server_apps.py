@@ -1,0 +1,106 @@
+"""WSGI apps the live-server tests run, each wrapped in wsgiref.validate."""
+
+import json
+import time
+from wsgiref.validate import validator
+
+
+def _json(start_response, payload, status="200 OK"):
+    body = json.dumps(payload).encode()
+    start_response(status, [("Content-Type", "application/json"),
+                            ("Content-Length", str(len(body)))])
+    return [body]
+
+
+@validator
+def echo(environ, start_response):
+    """The request as JSON: CGI keys, and the body if ?read (or always for POST/PUT)."""
+    body = b""
+    if environ["REQUEST_METHOD"] in ("POST", "PUT") and "noread" not in environ["QUERY_STRING"]:
+        body = b"".join(iter(lambda: environ["wsgi.input"].read(65536), b""))
+    keys = {k: v for k, v in environ.items() if k.isupper()}
+    keys["body"] = body.decode("latin-1")
+    keys["input_terminated"] = environ.get("wsgi.input_terminated", False)
+    return _json(start_response, keys)
+
+
+@validator
+def hello(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"Hello, World!"]
+
+
+def _stream(n, delay):
+    for i in range(n):
+        yield f"line {i}\n".encode()
+        time.sleep(delay)
+
+
+@validator
+def stream(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return _stream(5, 0.2)
+
+
+@validator
+def size(environ, start_response):
+    """Reads the body in pieces and answers with its length: flat memory for any size."""
+    stream = environ["wsgi.input"]
+    total = 0
+    while True:
+        piece = stream.read(65536)
+        if not piece:
+            break
+        total += len(piece)
+    return _json(start_response, {"size": total})
+
+
+def fail_before(environ, start_response):
+    raise RuntimeError("boom before headers")
+
+
+def _fail_midway():
+    yield b"first part\n"
+    raise RuntimeError("boom after headers")
+
+
+def fail_after(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return _fail_midway()
+
+
+@validator
+def slow(environ, start_response):
+    time.sleep(float(environ["QUERY_STRING"] or "1"))
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"done"]
+
+
+class _Closing:
+    """An iterable that records close() in a file named by the query string."""
+
+    def __init__(self, path, fail):
+        self.path = path
+        self.fail = fail
+
+    def __iter__(self):
+        yield b"part one\n"
+        if self.fail:
+            raise RuntimeError("iteration failed")
+        yield b"part two\n"
+
+    def close(self):
+        with open(self.path, "a") as f:
+            f.write("closed\n")
+
+
+def closing(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return _Closing(environ["QUERY_STRING"], fail=environ["PATH_INFO"] == "/fail")
+
+
+def sendfile(environ, start_response):
+    # Not validated: the validator would wrap the FileWrapper and hide it.
+    f = open(__file__, "rb")
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return environ["wsgi.file_wrapper"](f)

@@ -1,0 +1,350 @@
+"""HTTP/1.1 behaviour of the live server: real sockets on 127.0.0.1, real clients."""
+
+import http.client
+import json
+import os
+import socket
+import threading
+import time
+
+import pytest
+import requests
+
+from conftest import read_responses, recv_until_closed
+
+MODES = ["threaded", "single"]
+
+
+def _echo(conn, method="GET", path="/", body=None, headers=None):
+    conn.request(method, path, body=body, headers=headers or {})
+    response = conn.getresponse()
+    return response, json.loads(response.read())
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_keep_alive_reuses_the_connection(live_server, mode):
+    server = live_server("echo", mode)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    ports = set()
+    for i in range(5):
+        response, environ = _echo(conn, path=f"/n/{i}?q={i}")
+        assert response.status == 200
+        assert response.getheader("Connection") is None
+        assert environ["PATH_INFO"] == f"/n/{i}" and environ["QUERY_STRING"] == f"q={i}"
+        ports.add(environ["REMOTE_PORT"])
+    assert len(ports) == 1, "every request should arrive on the same connection"
+    assert isinstance(environ["REMOTE_PORT"], str)
+    assert environ["SERVER_PROTOCOL"] == "HTTP/1.1"
+    assert response.getheader("Date") and response.getheader("Server").startswith("fastcore/")
+    conn.close()
+    assert server.wait_log('"GET /n/', 5).count('"GET /n/') == 5
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_pipelined_requests_are_answered_in_order(live_server, mode):
+    server = live_server("echo", mode)
+    sock = server.connect()
+    sock.sendall(b"GET /one HTTP/1.1\r\nHost: a\r\n\r\n"
+                 b"POST /two HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc"
+                 b"GET /three HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    responses = read_responses(recv_until_closed(sock))
+    bodies = [json.loads(body) for _, _, body in responses]
+    assert [b["PATH_INFO"] for b in bodies] == ["/one", "/two", "/three"]
+    assert bodies[1]["body"] == "abc"
+    assert responses[2][1]["Connection"] == "close"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_http10_closes_unless_keep_alive(live_server, mode):
+    server = live_server("echo", mode)
+    sock = server.connect()
+    sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    [(status, headers, body)] = read_responses(recv_until_closed(sock))
+    assert status == 200 and headers["Connection"] == "close"
+    assert json.loads(body)["SERVER_PROTOCOL"] == "HTTP/1.0"
+    sock = server.connect()
+    sock.sendall(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n")
+    first, second = read_responses(recv_until_closed(sock))
+    assert first[1]["Connection"] == "keep-alive" and second[1]["Connection"] == "close"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_chunked_response_when_length_unknown(live_server, mode):
+    server = live_server("stream", mode)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    conn.request("GET", "/")
+    response = conn.getresponse()
+    assert response.getheader("Transfer-Encoding") == "chunked"
+    started = time.monotonic()
+    first = response.read1(100)
+    assert first == b"line 0\n"
+    assert time.monotonic() - started < 0.5, "the first chunk must be sent at once"
+    assert response.read() == b"".join(f"line {i}\n".encode() for i in range(1, 5))
+    conn.request("GET", "/")  # the connection goes on after the last chunk
+    assert conn.getresponse().read().count(b"line") == 5
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_head_has_no_body(live_server, mode):
+    server = live_server("echo", mode)
+    sock = server.connect()
+    sock.sendall(b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    data = recv_until_closed(sock)
+    head_response, get_response = read_responses(data, methods=["HEAD", "GET"])
+    assert head_response[2] == b"" and head_response[1]["Content-Length"]
+    assert data.index(b"HTTP/1.1 200", 10) == data.index(b"\r\n\r\n") + 4, "HEAD sent a body"
+    assert json.loads(get_response[2])["REQUEST_METHOD"] == "GET"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_request_bodies(live_server, mode):
+    server = live_server("echo", mode)
+    response = requests.post(server.url + "/cl", data=b"x" * 100_000, timeout=10)
+    assert response.json()["body"] == "x" * 100_000
+    assert response.json()["CONTENT_LENGTH"] == "100000"
+    chunks = (bytes([65 + i]) * 1000 for i in range(10))
+    response = requests.post(server.url + "/chunked", data=chunks, timeout=10)
+    echoed = response.json()
+    assert echoed["body"] == "".join(chr(65 + i) * 1000 for i in range(10))
+    assert echoed["input_terminated"] is True
+    assert "CONTENT_LENGTH" not in echoed
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_unread_body_is_drained_before_the_next_request(live_server, mode):
+    server = live_server("echo", mode)
+    sock = server.connect()
+    sock.sendall(b"POST /?noread HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n{}GET /x HT"
+                 b"GET /next HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    data = recv_until_closed(sock)
+    assert data.count(b"HTTP/1.1 200 OK") == 2
+    assert b'"PATH_INFO": "/next"' in data
+    assert b"400" not in data.split(b"\r\n")[0]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_large_chunked_upload_read_in_pieces(live_server, mode):
+    server = live_server("size", mode)
+    total = 100 * 1024 * 1024
+    piece = b"z" * (1024 * 1024)
+    response = requests.post(server.url, data=(piece for _ in range(total // len(piece))),
+                             timeout=60)
+    assert response.json() == {"size": total}
+    rss_kb = _rss_kb(server.proc.pid)
+    assert rss_kb < 120 * 1024, f"server RSS grew to {rss_kb} KiB for a 100 MB upload"
+
+
+def _rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_expect_100_continue_sent_once_when_the_app_reads(live_server, mode):
+    server = live_server("echo", mode)
+    sock = server.connect()
+    sock.sendall(b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+    assert sock.recv(1024) == b"HTTP/1.1 100 Continue\r\n\r\n"
+    sock.sendall(b"hello")
+    data = recv_until_closed(sock, timeout=1)
+    assert data.startswith(b"HTTP/1.1 200 OK") and b'"body": "hello"' in data
+    assert b"100 Continue" not in data
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_100_continue_when_the_app_does_not_read(live_server, mode):
+    server = live_server("hello", mode)
+    sock = server.connect()
+    sock.sendall(b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+    sock.settimeout(5)
+    data = sock.recv(65536)
+    assert data.startswith(b"HTTP/1.1 200 OK"), data
+    assert b"100 Continue" not in data
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_bad_requests_get_their_status_and_the_server_goes_on(live_server, mode):
+    server = live_server("echo", mode)
+    cases = [
+        (b"GET / HTTP/1.1\r\nHost: a\r\nFoo : bar\r\n\r\n", b"400", b"whitespace before ':'"),
+        (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", b"505", b"not supported"),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", b"501", b"chunked"),
+        (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n", b"414", b"longer than"),
+        (b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03", b"400", b"looks like TLS"),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"
+         b"GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n", b"400", b"conflicting"),
+    ]
+    for raw, status, reason in cases:
+        sock = server.connect()
+        sock.sendall(raw)
+        data = recv_until_closed(sock)
+        status_line, _, rest = data.partition(b"\r\n")
+        assert status_line.split()[1] == status, data
+        assert b"Connection: close" in rest and reason in rest
+        assert b"smuggled" not in data
+    response = requests.get(server.url + "/still-alive", timeout=5)
+    assert response.json()["PATH_INFO"] == "/still-alive"
+    assert "whitespace before ':'" in server.wait_log("whitespace before ':'")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_app_error_before_headers_is_a_500(live_server, mode):
+    server = live_server("fail_before", mode)
+    response = requests.get(server.url, timeout=5)
+    assert response.status_code == 500
+    assert "Internal Server Error" in response.text
+    assert "RuntimeError: boom before headers" in server.wait_log("boom before headers")
+    assert requests.get(server.url, timeout=5).status_code == 500  # still serving
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_app_error_after_headers_truncates(live_server, mode):
+    server = live_server("fail_after", mode)
+    sock = server.connect()
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    data = recv_until_closed(sock)
+    assert b"Transfer-Encoding: chunked" in data and b"first part" in data
+    assert not data.endswith(b"0\r\n\r\n"), "a failed stream must not look complete"
+    assert "boom after headers" in server.wait_log("boom after headers")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_close_is_called_also_on_failure_and_disconnect(live_server, mode, tmp_path):
+    server = live_server("closing", mode)
+    marker = tmp_path / "closed.txt"
+    requests.get(f"{server.url}/ok?{marker}", timeout=5)
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        requests.get(f"{server.url}/fail?{marker}", timeout=5)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and marker.read_text().count("closed") < 2:
+        time.sleep(0.05)
+    assert marker.read_text().count("closed") == 2
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_client_disconnect_mid_response_leaves_no_traceback(live_server, mode):
+    server = live_server("stream", mode)
+    for _ in range(3):
+        sock = server.connect()
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        sock.recv(100)
+        sock.close()
+    time.sleep(1.5)
+    assert requests.get(server.url, timeout=5).text.count("line") == 5
+    assert "Traceback" not in server.log()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_idle_connection_does_not_block_others(live_server, mode):
+    server = live_server("hello", mode)
+    idle = server.connect()  # a browser's preconnect: connects, sends nothing
+    partial = server.connect()
+    partial.sendall(b"GET / HTTP/1.1\r\nHo")  # a head that stalls
+    started = time.monotonic()
+    for _ in range(3):
+        assert requests.get(server.url, timeout=5).text == "Hello, World!"
+    assert time.monotonic() - started < 1.0
+    idle.close()
+    partial.close()
+
+
+def test_single_mode_runs_one_request_at_a_time(live_server):
+    server = live_server("slow", "single")
+    results = []
+
+    def call():
+        started = time.monotonic()
+        requests.get(server.url + "/?0.5", timeout=10)
+        results.append(time.monotonic() - started)
+
+    threads = [threading.Thread(target=call) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert max(results) >= 0.95, "the second request should wait for the first"
+
+
+def test_threaded_mode_runs_requests_concurrently(live_server):
+    server = live_server("slow", "threaded")
+    started = time.monotonic()
+    threads = [threading.Thread(target=requests.get, args=(server.url + "/?0.5",),
+                                kwargs={"timeout": 10}) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert time.monotonic() - started < 1.5
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_slow_head_is_closed_after_head_timeout(live_server, mode):
+    server = live_server("hello", mode, head_timeout=1, keep_alive_timeout=30)
+    sock = server.connect(timeout=10)
+    started = time.monotonic()
+    sock.sendall(b"GET / HTTP/1.1\r\n")
+    closed = False
+    while time.monotonic() - started < 6:
+        try:
+            sock.sendall(b"X")
+            time.sleep(0.2)
+            sock.settimeout(0.01)
+            if sock.recv(1024) == b"":
+                closed = True
+                break
+        except socket.timeout:
+            continue
+        except OSError:
+            closed = True
+            break
+    assert closed, "a trickling head must be cut off"
+    assert time.monotonic() - started < 4
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_idle_keep_alive_is_closed_after_its_timeout(live_server, mode):
+    server = live_server("hello", mode, keep_alive_timeout=0.5)
+    sock = server.connect()
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    started = time.monotonic()
+    [(status, _, body)] = read_responses(recv_until_closed(sock, timeout=4))
+    assert status == 200 and body == b"Hello, World!"
+    assert time.monotonic() - started < 3, "the idle connection should have been closed"
+
+
+def test_unix_socket(live_server, tmp_path):
+    path = tmp_path / "fastcore.sock"
+    server = live_server("echo", "threaded", host=f"unix://{path}")
+    sock = server.connect()
+    sock.sendall(b"GET /unix HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+    data = recv_until_closed(sock)
+    assert b'"PATH_INFO": "/unix"' in data and b'"REMOTE_ADDR": "<local>"' in data
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_file_wrapper_is_sent_whole(live_server, mode):
+    server = live_server("sendfile", mode)
+    response = requests.get(server.url, timeout=5)
+    with open(os.path.join(os.path.dirname(__file__), "server_apps.py"), "rb") as f:
+        expected = f.read()
+    assert response.content == expected
+    assert response.headers["Content-Length"] == str(len(expected))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sigterm_lets_the_request_in_flight_finish(live_server, mode):
+    server = live_server("slow", mode)
+    result = {}
+
+    def call():
+        result["text"] = requests.get(server.url + "/?1", timeout=10).text
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    time.sleep(0.3)
+    assert server.stop() == 0
+    thread.join()
+    assert result["text"] == "done"
