@@ -10,6 +10,7 @@ command line with fastcore serving, so `fastcore flask run --reload` is
 import argparse
 import ast
 import importlib
+import importlib.util
 import os
 import sys
 
@@ -22,21 +23,29 @@ class AppError(Exception):
 
 def _import(module_part):
     if module_part.endswith(".py") or os.sep in module_part:
-        path = os.path.abspath(module_part)
-        if not os.path.isfile(path):
-            raise AppError(f"file not found: {module_part}")
-        directory, filename = os.path.split(path)
-        sys.path.insert(0, directory)
-        name = os.path.splitext(filename)[0]
-    else:
-        sys.path.insert(0, os.getcwd())
-        name = module_part
+        return _import_file(module_part)
+    sys.path.insert(0, os.getcwd())
     try:
-        return importlib.import_module(name)
+        return importlib.import_module(module_part)
     except ModuleNotFoundError as e:
-        if e.name is not None and name.startswith(e.name):
-            raise AppError(f"module not found: {name}") from None
+        if e.name is not None and module_part.startswith(e.name):
+            raise AppError(f"module not found: {module_part}") from None
         raise
+
+
+def _import_file(filename):
+    """Import the file itself (not a module of the same name elsewhere on
+    sys.path), with its folder on sys.path for its own imports."""
+    path = os.path.abspath(filename)
+    if not os.path.isfile(path):
+        raise AppError(f"file not found: {filename}")
+    sys.path.insert(0, os.path.dirname(path))
+    name = os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def _call_factory(module, expression):
@@ -121,9 +130,7 @@ def build_parser():
     run.add_argument("--exclude-patterns", type=_paths, default=[],
                      help=f"fnmatch patterns the reloader ignores, separated by {os.pathsep!r}")
     run.add_argument("--factory", action="store_true", help="APP names a factory to call")
-    flask = commands.add_parser("flask", help="run Flask's command line, served by fastcore",
-                                add_help=False)
-    flask.add_argument("args", nargs=argparse.REMAINDER)
+    commands.add_parser("flask", help="run Flask's command line (e.g. `flask run`), served by fastcore")
     return parser
 
 
@@ -153,10 +160,12 @@ def run_flask(args):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["flask"]:
+        # Everything after "flask" is Flask's, options included.
+        return run_flask(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "flask":
-        return run_flask(args.args)
     if args.threads and args.processes > 1:
         args.threads = False
     ssl_context = _ssl_context(args, parser)

@@ -66,6 +66,17 @@ class BaseWSGIServer(_WerkzeugServer):
     def __init__(self, host, port, app, handler=None, passthrough_errors=False,
                  ssl_context=None, fd=None, *, limits=DEFAULT_LIMITS, head_timeout=None,
                  keep_alive_timeout=None, body_timeout=None):
+        # State first: Werkzeug's __init__ calls server_close() if binding fails.
+        self._parked = {}  # handler -> deadline (time.monotonic)
+        self._handbacks = collections.deque()
+        self._wakeup_r = self._wakeup_w = None  # a socketpair while serving
+        self._selector = None
+        self._stop = False
+        self._stopped = threading.Event()
+        self._stopped.set()
+        self._workers = set()
+        self._next_sweep = 0.0
+        self._loop_thread = None
         super().__init__(host, port, app, handler or WSGIRequestHandler, passthrough_errors,
                          None, fd)
         if isinstance(ssl_context, tuple):
@@ -81,18 +92,6 @@ class BaseWSGIServer(_WerkzeugServer):
         if body_timeout is not None:
             self.body_timeout = body_timeout
         self.socket.setblocking(False)
-        self._parked = {}  # handler -> deadline (time.monotonic)
-        self._handbacks = collections.deque()
-        self._wakeup_r, self._wakeup_w = socket.socketpair()
-        self._wakeup_r.setblocking(False)
-        self._wakeup_w.setblocking(False)
-        self._selector = None
-        self._stop = False
-        self._stopped = threading.Event()
-        self._stopped.set()
-        self._workers = set()
-        self._next_sweep = 0.0
-        self._loop_thread = None
 
     # -- the loop -------------------------------------------------------------
 
@@ -101,6 +100,9 @@ class BaseWSGIServer(_WerkzeugServer):
         requests in flight (up to ``grace_period`` seconds) and close."""
         self._stopped.clear()
         self._loop_thread = threading.current_thread()
+        self._wakeup_r, self._wakeup_w = socket.socketpair()
+        self._wakeup_r.setblocking(False)
+        self._wakeup_w.setblocking(False)
         try:
             with selectors.DefaultSelector() as selector:
                 self._selector = selector
@@ -124,6 +126,8 @@ class BaseWSGIServer(_WerkzeugServer):
             self._loop_thread = None
             self._wait_for_workers()
             self.server_close()
+            for sock in (self._wakeup_r, self._wakeup_w):
+                sock.close()
             self._stopped.set()
 
     def shutdown(self):
@@ -134,9 +138,12 @@ class BaseWSGIServer(_WerkzeugServer):
     def request_stop(self):
         """Ask serve_forever to stop; safe from a signal handler."""
         self._stop = True
+        self._wake()
+
+    def _wake(self):
         try:
             self._wakeup_w.send(b"x")
-        except OSError:
+        except (OSError, AttributeError):
             pass
 
     def service_actions(self):
@@ -203,10 +210,7 @@ class BaseWSGIServer(_WerkzeugServer):
             self._take(item)
         else:
             self._handbacks.append(item)
-            try:
-                self._wakeup_w.send(b"x")
-            except OSError:
-                pass
+            self._wake()
 
     def _take_handbacks(self):
         try:
@@ -291,8 +295,6 @@ class BaseWSGIServer(_WerkzeugServer):
             self.shutdown_request(handler.request)
         self._parked.clear()
         super().server_close()
-        for sock in (self._wakeup_r, self._wakeup_w):
-            sock.close()
 
     def log_startup(self):
         super().log_startup()
@@ -390,14 +392,66 @@ def make_server(host, port, app, threaded=False, processes=1, request_handler=No
                           fd=fd, **options)
 
 
-def _stop_on_signals(server):
-    """SIGTERM and SIGINT stop accepting and let in-flight requests finish."""
+def _stop_on_signals(server, then_exit=False):
+    """SIGTERM and SIGINT stop accepting and let in-flight requests finish.
+
+    With ``then_exit`` (the reloader's child, whose main thread runs the file
+    watcher while a thread serves), the handler also waits for the server to
+    stop and exits 0.
+    """
     def stop(signum, frame):
+        if then_exit:
+            server.shutdown()
+            sys.exit(0)
         server.request_stop()
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+
+
+def _forward_signals_to_children():
+    """In the reloader's parent: pass SIGTERM/SIGINT on to the serving child,
+    wait for it to finish its requests, and exit 0 (Werkzeug's parent would
+    die at once and leave the child running)."""
+    def forward(signum, frame):
+        children = _child_pids()
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for pid in children:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+        sys.exit(0)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, forward)
+        signal.signal(signal.SIGINT, forward)
+
+
+def _child_pids():
+    """This process's children, from /proc (Linux); none elsewhere."""
+    me = str(os.getpid())
+    pids = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return pids
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me:
+            pids.append(int(entry))
+    return pids
 
 
 def run_simple(hostname, port, application, use_reloader=False, use_debugger=False,
@@ -449,7 +503,9 @@ def run_simple(hostname, port, application, use_reloader=False, use_debugger=Fal
         from werkzeug._reloader import run_with_reloader
 
         if is_running_from_reloader():
-            _stop_on_signals(srv)
+            _stop_on_signals(srv, then_exit=True)
+        else:
+            _forward_signals_to_children()
         try:
             run_with_reloader(srv.serve_forever, extra_files=extra_files,
                               exclude_patterns=exclude_patterns, interval=reloader_interval,

@@ -1,0 +1,232 @@
+"""The command line, Flask's one-line switch, the reloader and TLS, each in a real
+subprocess on an ephemeral port of 127.0.0.1."""
+
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+import requests
+
+from conftest import read_responses, recv_until_closed
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Process:
+    """A command whose output (stdout and stderr) is collected by a thread."""
+
+    def __init__(self, args, cwd, env=None):
+        self.proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True,
+                                     env={**os.environ, **(env or {})})
+        self._lines = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self._lines.append(line)
+
+    @property
+    def output(self):
+        return "".join(self._lines)
+
+    def wait_for(self, text, timeout=20):
+        deadline = time.monotonic() + timeout
+        while text not in self.output and time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self._reader.join(1)
+                break
+            time.sleep(0.05)
+        assert text in self.output, self.output
+        return self.output
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._reader.join(5)
+        return self.proc.returncode
+
+
+@pytest.fixture
+def run(tmp_path):
+    started = []
+
+    def start(*args, env=None):
+        process = Process(list(args), cwd=tmp_path, env=env)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+FASTCORE = [sys.executable, "-m", "fastcore"]
+
+
+def test_cli_serves_the_demo_app(run):
+    port = _free_port()
+    server = run(*FASTCORE, "run", "--port", str(port))
+    server.wait_for(f"Running on http://127.0.0.1:{port}")
+    page = requests.get(f"http://127.0.0.1:{port}/hello?x=1", timeout=5)
+    assert page.status_code == 200 and "fastcore is running" in page.text
+    upload = requests.post(f"http://127.0.0.1:{port}/upload",
+                           files={"file": ("notes.txt", b"x" * 1234)}, timeout=5)
+    assert "notes.txt" in upload.text and "1234 bytes" in upload.text
+    stream = requests.get(f"http://127.0.0.1:{port}/stream", stream=True, timeout=10)
+    assert stream.headers["Transfer-Encoding"] == "chunked"
+    assert next(stream.iter_lines()).startswith(b"chunk 1 of 10")
+    stream.close()
+    assert server.stop() == 0
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("no_such_module:app", "module not found: no_such_module"),
+    ("json:missing", "json has no attribute 'missing'"),
+    ("json:__doc__", "is not callable"),
+    ("missing_file.py", "file not found: missing_file.py"),
+    ("json", "json has no 'app' or 'application'"),
+])
+def test_cli_app_errors_are_one_line_and_exit_2(tmp_path, spec, message):
+    result = subprocess.run([*FASTCORE, "run", spec], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.startswith("fastcore: error: ") and message in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_loads_a_file_and_a_factory(run, tmp_path):
+    (tmp_path / "mysite.py").write_text(textwrap.dedent("""
+        def make(greeting="hi"):
+            def app(environ, start_response):
+                start_response("200 OK", [("Content-Type", "text/plain")])
+                return [greeting.encode()]
+            return app
+        app = make("from file")
+    """))
+    port = _free_port()
+    server = run(*FASTCORE, "run", "mysite.py", "--port", str(port), "--no-threads")
+    server.wait_for("Running on")
+    assert requests.get(f"http://127.0.0.1:{port}/", timeout=5).text == "from file"
+    server.stop()
+    port = _free_port()
+    server = run(*FASTCORE, "run", "mysite:make('hello')", "--port", str(port))
+    server.wait_for("Running on")
+    assert requests.get(f"http://127.0.0.1:{port}/", timeout=5).text == "hello"
+
+
+FLASK_APP = """
+from flask import Flask, request
+app = Flask(__name__)
+
+@app.route("/")
+def index():
+    return "VERSION " + request.environ.get("SERVER_SOFTWARE", "")
+"""
+
+
+def test_patch_werkzeug_makes_app_run_use_fastcore(run, tmp_path):
+    port = _free_port()
+    (tmp_path / "flaskapp.py").write_text(FLASK_APP.replace("VERSION", "one") + textwrap.dedent(f"""
+        if __name__ == "__main__":
+            import fastcore
+            fastcore.patch_werkzeug()
+            app.run(port={port})
+    """))
+    server = run(sys.executable, "flaskapp.py")
+    server.wait_for(f"Running on http://127.0.0.1:{port}")
+    text = requests.get(f"http://127.0.0.1:{port}/", timeout=5).text
+    assert text.startswith("one fastcore/")
+
+
+def test_fastcore_flask_run_with_reload(run, tmp_path):
+    app_file = tmp_path / "flaskapp.py"
+    app_file.write_text(FLASK_APP.replace("VERSION", "one"))
+    port = _free_port()
+    server = run(*FASTCORE, "flask", "--app", "flaskapp", "run", "--port", str(port), "--reload",
+                 env={"PYTHONDONTWRITEBYTECODE": "1"})
+    server.wait_for("Restarting with")
+    server.wait_for(f"Running on http://127.0.0.1:{port}")
+    assert requests.get(f"http://127.0.0.1:{port}/", timeout=5).text.startswith("one fastcore/")
+    time.sleep(1.2)
+    app_file.write_text(FLASK_APP.replace("VERSION", "two"))
+    server.wait_for("Detected change", timeout=30)
+    deadline = time.monotonic() + 20
+    text = ""
+    while time.monotonic() < deadline:
+        try:
+            text = requests.get(f"http://127.0.0.1:{port}/", timeout=2).text
+            if text.startswith("two"):
+                break
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    assert text.startswith("two fastcore/")
+    assert server.stop() == 0
+
+
+def test_adhoc_tls_and_a_silent_client_blocks_no_one(run):
+    port = _free_port()
+    server = run(*FASTCORE, "run", "--port", str(port), "--cert", "adhoc", "--no-threads")
+    server.wait_for(f"Running on https://127.0.0.1:{port}")
+    silent = socket.create_connection(("127.0.0.1", port))  # connects, never says hello
+    started = time.monotonic()
+    response = requests.get(f"https://127.0.0.1:{port}/tls", verify=False, timeout=5)
+    assert response.status_code == 200 and "fastcore is running" in response.text
+    assert time.monotonic() - started < 2
+    silent.close()
+
+
+def test_plain_http_on_the_tls_port_is_refused(run):
+    port = _free_port()
+    server = run(*FASTCORE, "run", "--port", str(port), "--cert", "adhoc")
+    server.wait_for("Running on https://")
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    try:
+        assert b"200 OK" not in recv_until_closed(sock)
+    except ConnectionResetError:
+        pass  # refused by reset: as good as a close
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=5)) as tls:
+        tls.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        [(status, _, _)] = read_responses(recv_until_closed(tls))
+    assert status == 200
+
+
+def test_port_in_use_message_and_exit_1(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([*FASTCORE, "run", "--port", str(port)], cwd=tmp_path,
+                                capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert f"Port {port} is in use by another program" in result.stderr
+
+
+def test_run_simple_rejects_a_non_int_port():
+    from fastcore import run_simple
+
+    with pytest.raises(TypeError, match="port must be an integer"):
+        run_simple("127.0.0.1", "5000", lambda e, s: [])
