@@ -62,5 +62,11 @@ DIGIT = _DIGIT
 
 # Reasons shared by both implementations, so that the two raise the same text.
 TLS_REASON = "looks like TLS (HTTPS) sent to an HTTP port"
+
+# Line endings: RFC 9112 2.2 lets a recipient accept a bare LF as the end of
+# the request line and of field lines. fastcore does not, anywhere: a proxy in
+# front that reads "a: b\nContent-Length: 5" as one field while the server
+# reads two is a request-smuggling path, and every real client sends CRLF. In
+# chunk framing RFC 9112 7.1 allows only CRLF anyway.
 BARE_LF_REASON = "line ends in LF without CR"
 BARE_CR_REASON = "CR not followed by LF"

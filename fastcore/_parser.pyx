@@ -478,6 +478,7 @@ cdef Py_ssize_t _scan_fields(const unsigned char* b, Py_ssize_t p, Py_ssize_t n,
                 raise BadRequest(BARE_CR_REASON)
             return p + 2
         if c == LF:
+            # A bare LF ends no line here (the choice is explained in _grammar).
             raise BadRequest(BARE_LF_REASON)
         if c == SP or c == HT:
             # RFC 9112 5.2: obs-fold is refused; so is whitespace before the

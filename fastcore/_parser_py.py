@@ -226,6 +226,7 @@ def _scan_fields(data, p, n, limit, max_count, fields, fr, what):
                 raise BadRequest(BARE_CR_REASON)
             return p + 2
         if c == LF:
+            # A bare LF ends no line here (the choice is explained in _grammar).
             raise BadRequest(BARE_LF_REASON)
         if c == SP or c == HT:
             raise BadRequest(f"{what} field line starts with whitespace (obsolete line folding)")

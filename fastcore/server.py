@@ -77,6 +77,7 @@ class BaseWSGIServer(_WerkzeugServer):
         self._workers = set()
         self._next_sweep = 0.0
         self._loop_thread = None
+        self.extra_sockets = []
         super().__init__(host, port, app, handler or WSGIRequestHandler, passthrough_errors,
                          None, fd)
         if isinstance(ssl_context, tuple):
@@ -92,6 +93,29 @@ class BaseWSGIServer(_WerkzeugServer):
         if body_timeout is not None:
             self.body_timeout = body_timeout
         self.socket.setblocking(False)
+        self.extra_sockets = self._localhost_ipv6(host, fd)
+
+    def _localhost_ipv6(self, host, fd):
+        """"localhost" means both loopbacks: clients that try ::1 first would
+        otherwise be refused there on every new connection before falling
+        back to 127.0.0.1. The ::1 socket is passed to the reloader's child
+        like the main one (FASTCORE_SERVER_FD6)."""
+        if host != "localhost" or self.address_family != socket.AF_INET or not socket.has_ipv6:
+            return []
+        inherited = os.environ.get("FASTCORE_SERVER_FD6") if fd is not None else None
+        try:
+            if inherited:
+                sock = socket.fromfd(int(inherited), socket.AF_INET6, socket.SOCK_STREAM)
+            else:
+                sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(("::1", self.port))
+                sock.listen(self.request_queue_size)
+        except OSError:
+            return []  # no IPv6 loopback here: 127.0.0.1 alone
+        sock.setblocking(False)
+        return [sock]
 
     # -- the loop -------------------------------------------------------------
 
@@ -107,6 +131,8 @@ class BaseWSGIServer(_WerkzeugServer):
             with selectors.DefaultSelector() as selector:
                 self._selector = selector
                 selector.register(self.socket, selectors.EVENT_READ, None)
+                for sock in self.extra_sockets:
+                    selector.register(sock, selectors.EVENT_READ, sock)
                 selector.register(self._wakeup_r, selectors.EVENT_READ, _WAKEUP)
                 while not self._stop:
                     for key, _ in selector.select(poll_interval):
@@ -115,6 +141,8 @@ class BaseWSGIServer(_WerkzeugServer):
                             self._handle_request_noblock()
                         elif data is _WAKEUP:
                             self._take_handbacks()
+                        elif data in self.extra_sockets:
+                            self._handle_request_noblock(data)
                         else:
                             self._resume(data)
                     self.service_actions()
@@ -156,11 +184,14 @@ class BaseWSGIServer(_WerkzeugServer):
             self._unpark(handler)
             self.shutdown_request(handler.request)
 
-    def _handle_request_noblock(self):
+    def _handle_request_noblock(self, listener=None):
         # Accept what is waiting (a burst of new connections in one wake-up).
         for _ in range(32):
             try:
-                request, client_address = self.get_request()
+                if listener is None:
+                    request, client_address = self.get_request()
+                else:
+                    request, client_address = listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
@@ -294,6 +325,8 @@ class BaseWSGIServer(_WerkzeugServer):
         for handler in list(self._parked):
             self.shutdown_request(handler.request)
         self._parked.clear()
+        for sock in self.extra_sockets:
+            sock.close()
         super().server_close()
 
     def log_startup(self):
@@ -495,6 +528,9 @@ def run_simple(hostname, port, application, use_reloader=False, use_debugger=Fal
                       passthrough_errors, ssl_context, fd=fd, **options)
     srv.socket.set_inheritable(True)
     os.environ["WERKZEUG_SERVER_FD"] = str(srv.fileno())
+    for sock in srv.extra_sockets:
+        sock.set_inheritable(True)
+        os.environ["FASTCORE_SERVER_FD6"] = str(sock.fileno())
     if not is_running_from_reloader():
         srv.log_startup()
         _log("info", _ansi_style("Press CTRL+C to quit", "yellow"))

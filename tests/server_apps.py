@@ -104,3 +104,27 @@ def sendfile(environ, start_response):
     f = open(__file__, "rb")
     start_response("200 OK", [("Content-Type", "text/plain")])
     return environ["wsgi.file_wrapper"](f)
+
+
+@validator
+def write_callable(environ, start_response):
+    """The legacy write() callable, then an iterable for the rest."""
+    write = start_response("200 OK", [("Content-Type", "text/plain")])
+    write(b"written ")
+    return [b"and returned"]
+
+
+def exc_info(environ, start_response):
+    """An error page chosen after a first start_response, as PEP 3333 allows."""
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    try:
+        raise ValueError("changed my mind")
+    except ValueError:
+        import sys
+        start_response("503 Service Unavailable", [("Content-Type", "text/plain")], sys.exc_info())
+    return [b"try later"]
+
+
+def hop_by_hop(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Connection", "close")])
+    return [b"never sent"]

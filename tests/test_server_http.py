@@ -3,7 +3,9 @@
 import http.client
 import json
 import os
+import shutil
 import socket
+import subprocess
 import threading
 import time
 
@@ -348,3 +350,85 @@ def test_sigterm_lets_the_request_in_flight_finish(live_server, mode):
     assert server.stop() == 0
     thread.join()
     assert result["text"] == "done"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_write_callable_and_exc_info(live_server, mode):
+    server = live_server("write_callable", mode)
+    assert requests.get(server.url, timeout=5).text == "written and returned"
+    server = live_server("exc_info", mode)
+    response = requests.get(server.url, timeout=5)
+    assert response.status_code == 503 and response.text == "try later"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_hop_by_hop_header_from_the_app_is_refused(live_server, mode):
+    server = live_server("hop_by_hop", mode)
+    response = requests.get(server.url, timeout=5)
+    assert response.status_code == 500
+    assert "hop-by-hop header 'Connection'" in server.wait_log("hop-by-hop")
+
+
+def test_forking_mode_serves_and_keeps_alive(live_server):
+    server = live_server("echo", "forking")
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    for _ in range(3):
+        response, environ = _echo(conn)
+        assert response.status == 200 and environ["SERVER_PROTOCOL"] == "HTTP/1.1"
+    conn.close()
+    other = requests.post(server.url + "/p", data=b"abc", timeout=5).json()
+    assert other["body"] == "abc"
+
+
+def test_localhost_serves_both_loopbacks(live_server):
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    try:
+        socket.socket(socket.AF_INET6).bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    server = live_server("echo", "threaded", host="localhost")
+    for family, address in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+        with socket.socket(family) as sock:
+            sock.settimeout(5)
+            sock.connect((address, server.port))
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            [(status, _, body)] = read_responses(recv_until_closed(sock))
+        assert status == 200 and json.loads(body)["REMOTE_ADDR"] == address
+
+
+@pytest.mark.skipif(not shutil.which("curl"), reason="curl not installed")
+def test_curl(live_server):
+    server = live_server("echo", "threaded")
+    out = subprocess.run(["curl", "-s", "-i", "--data-binary", "hello curl",
+                          "-H", "Expect: 100-continue", f"{server.url}/c?x=1",
+                          f"{server.url}/again"],
+                         capture_output=True, text=True, timeout=20).stdout
+    assert out.count("HTTP/1.1 200 OK") == 2
+    assert '"body": "hello curl"' in out and '"PATH_INFO": "/again"' in out
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_fd_or_thread_leak_after_churn(live_server, mode):
+    server = live_server("hello", mode)
+    pid = server.proc.pid
+    requests.get(server.url, timeout=5)
+    time.sleep(0.3)
+    fds_before = len(os.listdir(f"/proc/{pid}/fd"))
+    for i in range(200):
+        sock = server.connect()
+        if i % 3 == 0:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            sock.recv(100)
+        elif i % 3 == 1:
+            sock.sendall(b"GET / HTTP/1.1\r\nHo")
+        sock.close()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        fds = len(os.listdir(f"/proc/{pid}/fd"))
+        threads = len(os.listdir(f"/proc/{pid}/task"))
+        if fds <= fds_before and threads <= 2:
+            break
+        time.sleep(0.1)
+    assert fds <= fds_before, f"{fds - fds_before} descriptors leaked"
+    assert threads <= 2, f"{threads} threads left"
