@@ -23,6 +23,7 @@ import socket
 import ssl
 import stat
 import sys
+import threading
 import time
 import traceback
 from email.utils import formatdate
@@ -51,6 +52,7 @@ _NO_BODY_STATUS = frozenset({204, 304})
 # connection can serve the next request; a larger one closes it.
 DRAIN_LIMIT = 256 * 1024
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+SERVER_VERSION = f"fastcore/{__version__} Python/{sys.version.split()[0]}"
 
 
 class FileWrapper:
@@ -71,11 +73,12 @@ class _Clock:
 
     def __init__(self):
         self._second = None
+        self.now = 0.0
         self.date = ""
         self.log_time = ""
 
     def tick(self):
-        now = time.time()
+        self.now = now = time.time()
         second = int(now)
         if second != self._second:
             self._second = second
@@ -109,19 +112,59 @@ def _direct_handler():
     return handler
 
 
+class _AccessLog:
+    """Access lines for Werkzeug's own handler, written in batches.
+
+    A line is written at once when none was written in the last
+    ``BATCH_SECONDS``; under load, lines wait for the next write (or for the
+    server loop, which calls ``flush()`` every turn and wakes at least every
+    ``BATCH_SECONDS`` while lines are pending), so a burst costs one write
+    instead of one per request. Anything else logged first flushes what is
+    pending, so lines never come out of order.
+    """
+
+    BATCH_SECONDS = 0.05
+
+    def __init__(self):
+        self.pending = []
+        self.handler = None
+        self.last_write = 0.0
+        self.lock = threading.Lock()
+
+    def add(self, handler, text, now):
+        with self.lock:
+            self.pending.append(text)
+            self.handler = handler
+            if now - self.last_write < self.BATCH_SECONDS and len(self.pending) < 256:
+                return
+        self.flush(now)
+
+    def flush(self, now=None):
+        with self.lock:
+            if not self.pending:
+                return
+            lines, self.pending = self.pending, []
+            handler = self.handler
+            self.last_write = time.time() if now is None else now
+        handler.acquire()
+        try:
+            handler.stream.write("\n".join(lines) + "\n")
+            handler.flush()
+        finally:
+            handler.release()
+
+
+access_log = _AccessLog()
+
+
 def _emit(type, line, args):
     """Log one line through the "werkzeug" logger (see _direct_handler)."""
     handler = _direct_handler() if type == "info" else None
     if handler is None:
+        access_log.flush()
         _log(type, line, *args)
         return
-    text = (line % args if args else line).rstrip()
-    handler.acquire()
-    try:
-        handler.stream.write(text + "\n")
-        handler.flush()
-    finally:
-        handler.release()
+    access_log.add(handler, (line % args if args else line).rstrip(), _clock.now)
 
 
 class WSGIRequestHandler(_WerkzeugHandler):
@@ -131,7 +174,7 @@ class WSGIRequestHandler(_WerkzeugHandler):
 
     @property
     def server_version(self):
-        return f"fastcore/{__version__} Python/{sys.version.split()[0]}"
+        return SERVER_VERSION
 
     # -- connection lifecycle ---------------------------------------------
 

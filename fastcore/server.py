@@ -30,7 +30,7 @@ from werkzeug.serving import ForkingMixIn, _ansi_style, generate_adhoc_ssl_conte
 from werkzeug.serving import is_running_from_reloader, load_ssl_context
 from werkzeug._internal import _log
 
-from fastcore.handler import WSGIRequestHandler
+from fastcore.handler import WSGIRequestHandler, access_log
 from fastcore.limits import DEFAULT_LIMITS
 
 __all__ = [
@@ -135,7 +135,8 @@ class BaseWSGIServer(_WerkzeugServer):
                     selector.register(sock, selectors.EVENT_READ, sock)
                 selector.register(self._wakeup_r, selectors.EVENT_READ, _WAKEUP)
                 while not self._stop:
-                    for key, _ in selector.select(poll_interval):
+                    wait = access_log.BATCH_SECONDS if access_log.pending else poll_interval
+                    for key, _ in selector.select(wait):
                         data = key.data
                         if data is None:
                             self._handle_request_noblock()
@@ -145,6 +146,7 @@ class BaseWSGIServer(_WerkzeugServer):
                             self._handle_request_noblock(data)
                         else:
                             self._resume(data)
+                    access_log.flush()
                     self.service_actions()
         except KeyboardInterrupt:
             pass
@@ -153,6 +155,7 @@ class BaseWSGIServer(_WerkzeugServer):
             self._selector = None
             self._loop_thread = None
             self._wait_for_workers()
+            access_log.flush()
             self.server_close()
             for sock in (self._wakeup_r, self._wakeup_w):
                 sock.close()
@@ -328,9 +331,6 @@ class BaseWSGIServer(_WerkzeugServer):
         for sock in self.extra_sockets:
             sock.close()
         super().server_close()
-
-    def log_startup(self):
-        super().log_startup()
 
 
 class ThreadedWSGIServer(BaseWSGIServer):
