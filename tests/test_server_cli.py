@@ -230,3 +230,18 @@ def test_run_simple_rejects_a_non_int_port():
 
     with pytest.raises(TypeError, match="port must be an integer"):
         run_simple("127.0.0.1", "5000", lambda e, s: [])
+
+
+def test_debugger_shows_its_pin_and_catches_errors(run, tmp_path):
+    (tmp_path / "broken.py").write_text(textwrap.dedent("""
+        def app(environ, start_response):
+            raise ZeroDivisionError("debug me")
+    """))
+    port = _free_port()
+    server = run(*FASTCORE, "run", "broken:app", "--port", str(port), "--debug")
+    server.wait_for("Debugger PIN")
+    assert "Restarting with" in server.output  # --debug turns on the reloader too
+    response = requests.get(f"http://127.0.0.1:{port}/", timeout=10)
+    assert response.status_code == 500
+    assert "ZeroDivisionError" in response.text and "Werkzeug Debugger" in response.text
+    assert server.stop() == 0

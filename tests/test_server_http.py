@@ -432,3 +432,15 @@ def test_no_fd_or_thread_leak_after_churn(live_server, mode):
         time.sleep(0.1)
     assert fds <= fds_before, f"{fds - fds_before} descriptors leaked"
     assert threads <= 2, f"{threads} threads left"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_stalled_body_read_is_dropped_after_body_timeout(live_server, mode):
+    server = live_server("size", mode, body_timeout=1)
+    sock = server.connect(timeout=10)
+    started = time.monotonic()
+    sock.sendall(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nonly this")
+    data = recv_until_closed(sock, timeout=8)
+    assert b"200 OK" not in data
+    assert time.monotonic() - started < 6
+    assert requests.get(server.url, timeout=5).json() == {"size": 0}
