@@ -53,6 +53,7 @@ _NO_BODY_STATUS = frozenset({204, 304})
 DRAIN_LIMIT = 256 * 1024
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 SERVER_VERSION = f"fastcore/{__version__} Python/{sys.version.split()[0]}"
+SERVER_LINE = f"Server: {SERVER_VERSION}\r\n"
 
 
 class FileWrapper:
@@ -75,6 +76,7 @@ class _Clock:
         self._second = None
         self.now = 0.0
         self.date = ""
+        self.date_line = ""
         self.log_time = ""
 
     def tick(self):
@@ -83,6 +85,7 @@ class _Clock:
         if second != self._second:
             self._second = second
             self.date = formatdate(second, usegmt=True)
+            self.date_line = f"Date: {self.date}\r\n"
             self.log_time = time.strftime("%d/%b/%Y %H:%M:%S", time.localtime(second))
         return now
 
@@ -352,6 +355,7 @@ class WSGIRequestHandler(_WerkzeugHandler):
         self.headers_sent = False
         self._framing = None
         self._length = None
+        self._has_date = self._has_server = False
         self._sent = 0
         self._body = None
         self.environ = environ = self.make_environ()
@@ -393,6 +397,7 @@ class WSGIRequestHandler(_WerkzeugHandler):
         self.response_headers = [("Content-Type", "text/html; charset=utf-8"),
                                  ("Content-Length", str(len(body)))]
         self._length = len(body)
+        self._has_date = self._has_server = False
         self._send_head(body)
 
     def _finish_body(self, body):
@@ -433,6 +438,7 @@ class WSGIRequestHandler(_WerkzeugHandler):
         if type(status) is not str or len(status) < 5 or not status[:3].isdigit() or status[3] != " ":
             raise ValueError(f"invalid status {status!r}: expected a str like '200 OK'")
         length = None
+        self._has_date = self._has_server = False
         for item in headers:
             if type(item) is not tuple or len(item) != 2:
                 raise TypeError(f"response header {item!r} is not a (name, value) tuple")
@@ -446,6 +452,10 @@ class WSGIRequestHandler(_WerkzeugHandler):
                 length = int(value)
             elif lowered in HOP_BY_HOP:
                 raise ValueError(f"hop-by-hop header {name!r} is set by the server, not the app")
+            elif lowered == "date":
+                self._has_date = True
+            elif lowered == "server":
+                self._has_server = True
         self.status = status
         self.response_headers = headers
         self._length = length
@@ -497,37 +507,33 @@ class WSGIRequestHandler(_WerkzeugHandler):
         code = int(self.status[:3])
         no_body = head.method == "HEAD" or code < 200 or code in _NO_BODY_STATUS
         http11 = head.version == "HTTP/1.1" and self.protocol_version >= "HTTP/1.1"
-        headers = self.response_headers
-        extra = []
+        extra = ""
         if no_body:
             framing = "none"
             if add_length and head.method == "HEAD":
-                extra.append(("Content-Length", str(len(first))))
+                extra = f"Content-Length: {len(first)}\r\n"
         elif self._length is not None:
             framing = "length"
             if add_length:
-                extra.append(("Content-Length", str(self._length)))
+                extra = f"Content-Length: {self._length}\r\n"
         elif http11:
             framing = "chunked"
-            extra.append(("Transfer-Encoding", "chunked"))
+            extra = "Transfer-Encoding: chunked\r\n"
         else:
             framing = "close"
         keep = head.keep_alive and framing != "close" and self.protocol_version >= "HTTP/1.1"
         if not keep:
             self.close_connection = True
-            extra.append(("Connection", "close"))
+            extra += "Connection: close\r\n"
         elif head.version == "HTTP/1.0":
-            extra.append(("Connection", "keep-alive"))
-        names = {name.lower() for name, _ in headers} if len(headers) < 16 else None
-        if names is None or "date" not in names:
-            extra.append(("Date", _clock.date or formatdate(usegmt=True)))
-        if names is None or "server" not in names:
-            extra.append(("Server", self.server_version))
-        lines = [f"HTTP/1.1 {self.status}\r\n"]
-        lines.extend(f"{name}: {value}\r\n" for name, value in headers)
-        lines.extend(f"{name}: {value}\r\n" for name, value in extra)
-        lines.append("\r\n")
-        out = "".join(lines).encode("latin-1")
+            extra += "Connection: keep-alive\r\n"
+        if not self._has_date:
+            extra += _clock.date_line
+        if not self._has_server:
+            extra += SERVER_LINE
+        out = (f"HTTP/1.1 {self.status}\r\n"
+               + "".join([f"{name}: {value}\r\n" for name, value in self.response_headers])
+               + extra + "\r\n").encode("latin-1")
         self._framing = framing
         self.headers_sent = True
         if not first or no_body:
@@ -590,6 +596,7 @@ class WSGIRequestHandler(_WerkzeugHandler):
     def refuse(self, error):
         """Answer bytes that are not a valid request: its status, the reason as
         one line of text, and close (what follows cannot be trusted)."""
+        _clock.tick()
         reason = error.reason.encode("latin-1", "replace") + b"\n"
         code = error.status
         phrase = {400: "Bad Request", 414: "URI Too Long", 413: "Content Too Large",
@@ -597,8 +604,7 @@ class WSGIRequestHandler(_WerkzeugHandler):
                   505: "HTTP Version Not Supported"}.get(code, "Bad Request")
         response = (f"HTTP/1.1 {code} {phrase}\r\nContent-Type: text/plain; charset=utf-8\r\n"
                     f"Content-Length: {len(reason)}\r\nConnection: close\r\n"
-                    f"Date: {_clock.date or formatdate(usegmt=True)}\r\n"
-                    f"Server: {self.server_version}\r\n\r\n").encode("latin-1") + reason
+                    f"{_clock.date_line}{SERVER_LINE}\r\n").encode("latin-1") + reason
         self.close_connection = True
         self.requestline = error.reason
         self.command = None

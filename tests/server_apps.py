@@ -128,3 +128,10 @@ def exc_info(environ, start_response):
 def hop_by_hop(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain"), ("Connection", "close")])
     return [b"never sent"]
+
+
+@validator
+def own_server_header(environ, start_response):
+    headers = [(f"X-H{i}", str(i)) for i in range(20)] + [("Server", "mine")]
+    start_response("200 OK", headers)
+    return [b"ok"]

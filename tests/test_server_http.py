@@ -444,3 +444,12 @@ def test_stalled_body_read_is_dropped_after_body_timeout(live_server, mode):
     assert b"200 OK" not in data
     assert time.monotonic() - started < 6
     assert requests.get(server.url, timeout=5).json() == {"size": 0}
+
+
+def test_app_headers_are_not_doubled(live_server):
+    server = live_server("own_server_header", "single")
+    sock = server.connect()
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    [(status, headers, body)] = read_responses(recv_until_closed(sock))
+    assert headers.get_all("Server") == ["mine"]
+    assert len(headers.get_all("Date")) == 1 and headers["X-H19"] == "19"
