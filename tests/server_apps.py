@@ -132,6 +132,6 @@ def hop_by_hop(environ, start_response):
 
 @validator
 def own_server_header(environ, start_response):
-    headers = [(f"X-H{i}", str(i)) for i in range(20)] + [("Server", "mine")]
+    headers = [(f"X-H{i}", str(i)) for i in range(20)] + [("Server", "mine"), ("Content-Type", "text/plain")]
     start_response("200 OK", headers)
     return [b"ok"]

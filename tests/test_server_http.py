@@ -451,5 +451,6 @@ def test_app_headers_are_not_doubled(live_server):
     sock = server.connect()
     sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
     [(status, headers, body)] = read_responses(recv_until_closed(sock))
+    assert status == 200 and body == b"ok"
     assert headers.get_all("Server") == ["mine"]
     assert len(headers.get_all("Date")) == 1 and headers["X-H19"] == "19"
