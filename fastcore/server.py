@@ -280,7 +280,13 @@ class BaseWSGIServer(_WerkzeugServer):
     def _resume(self, handler):
         """Bytes arrived on a parked connection: serve them."""
         handler.readable = True
-        handler.handle()
+        try:
+            handler.handle()
+        except Exception:
+            if self.passthrough_errors:
+                raise
+            self.handle_error(handler.request, handler.client_address)
+            handler.close_connection = True
         if handler.close_connection:
             self._unpark(handler)
             self.shutdown_request(handler.request)
@@ -295,11 +301,12 @@ class BaseWSGIServer(_WerkzeugServer):
         sock.settimeout(self.body_timeout)
 
     def may_read(self, handler):
-        """Whether the handler may read now; otherwise it parks."""
+        """Whether the handler may read now; otherwise it parks. (TLS may hold
+        decrypted bytes the selector cannot see: those may be read too.)"""
         if handler.readable:
             handler.readable = False
             return True
-        return False
+        return self.ssl_context is not None and handler.connection.pending() > 0
 
     # -- workers (TLS handshakes here, requests too in threaded mode) ---------
 
