@@ -193,6 +193,7 @@ class WSGIRequestHandler(_WerkzeugHandler):
         self.head_deadline = None
         self.environ = None
         self._base = None
+        self._no_body = None
 
     def finish(self):
         """Nothing to flush: every response is sent whole before this runs."""
@@ -303,8 +304,13 @@ class WSGIRequestHandler(_WerkzeugHandler):
         if head.chunked:
             self._body = ChunkedInput(self, self.server.limits)
             environ["wsgi.input_terminated"] = True
+        elif head.content_length:
+            self._body = ContentLengthInput(self, head.content_length)
         else:
-            self._body = ContentLengthInput(self, head.content_length or 0)
+            # No body: one empty stream serves every such request on the connection.
+            if self._no_body is None:
+                self._no_body = ContentLengthInput(self, 0)
+            self._body = self._no_body
         environ["wsgi.input"] = self._body
         return environ
 
@@ -630,7 +636,9 @@ class WSGIRequestHandler(_WerkzeugHandler):
         path = self.path
         if "%" in path or not path.isascii():
             path = uri_to_iri(path)
-        msg = f"{self.command} {path} {self.request_version}".translate(self._control_char_table)
+        msg = f"{self.command} {path} {self.request_version}"
+        if not msg.isprintable() or "\\" in msg:
+            msg = msg.translate(self._control_char_table)  # escape control characters
         code = str(code)
         if code == "200":
             pass

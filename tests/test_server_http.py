@@ -454,3 +454,10 @@ def test_app_headers_are_not_doubled(live_server):
     assert status == 200 and body == b"ok"
     assert headers.get_all("Server") == ["mine"]
     assert len(headers.get_all("Date")) == 1 and headers["X-H19"] == "19"
+
+
+def test_log_line_escapes_control_characters(live_server):
+    server = live_server("hello", "single")
+    requests.get(server.url + "/a%0Ab%1B", timeout=5)
+    log = server.wait_log("GET /a")
+    assert "/a\\x0ab\\x1b" in log and "\x1b" not in log.split("GET /a")[1].split("HTTP")[0]
