@@ -17,15 +17,19 @@ def main():
     app_name, mode, *options = sys.argv[1:]
     kwargs = {}
     host = "127.0.0.1"
+    handler = None
     for option in options:
         key, _, value = option.partition("=")
         if key == "host":
             host = value
+        elif key == "handler":
+            handler = getattr(server_apps, value)
         else:
             kwargs[key] = float(value)
     app = getattr(server_apps, app_name)
     server = make_server(host, 0, app, threaded=mode == "threaded",
-                         processes=4 if mode == "forking" else 1, **kwargs)
+                         processes=4 if mode == "forking" else 1, request_handler=handler,
+                         **kwargs)
     if host.startswith("unix://"):
         print("UNIX", host[len("unix://"):], flush=True)
     else:

@@ -135,3 +135,23 @@ def own_server_header(environ, start_response):
     headers = [(f"X-H{i}", str(i)) for i in range(20)] + [("Server", "mine"), ("Content-Type", "text/plain")]
     start_response("200 OK", headers)
     return [b"ok"]
+
+
+from fastcore import WSGIRequestHandler  # noqa: E402
+
+
+class CustomHandler(WSGIRequestHandler):
+    """Overrides the hooks Werkzeug users override."""
+
+    protocol_version = "HTTP/1.0"
+
+    def make_environ(self):
+        environ = super().make_environ()
+        environ["CUSTOM_KEY"] = "from make_environ"
+        return environ
+
+    def address_string(self):
+        return "custom-address"
+
+    def log_request(self, code="-", size="-"):
+        self.log("info", "custom log %s %s", self.path, code)

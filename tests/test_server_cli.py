@@ -245,3 +245,13 @@ def test_debugger_shows_its_pin_and_catches_errors(run, tmp_path):
     assert response.status_code == 500
     assert "ZeroDivisionError" in response.text and "Werkzeug Debugger" in response.text
     assert server.stop() == 0
+
+
+def test_cli_static_files(run, tmp_path):
+    (tmp_path / "public").mkdir()
+    (tmp_path / "public" / "hello.txt").write_text("static hello")
+    port = _free_port()
+    server = run(*FASTCORE, "run", "--port", str(port), "--static", "/files=public")
+    server.wait_for("Running on")
+    assert requests.get(f"http://127.0.0.1:{port}/files/hello.txt", timeout=5).text == "static hello"
+    assert "fastcore is running" in requests.get(f"http://127.0.0.1:{port}/", timeout=5).text

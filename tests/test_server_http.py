@@ -464,3 +464,14 @@ def test_log_line_escapes_control_characters(live_server):
     recv_until_closed(sock)
     log = server.wait_log("GET /a")
     assert "\x85" not in log and ("/a\\x85b" in log or "/a%C2%85b" in log), log
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_handler_subclass_hooks(live_server, mode):
+    server = live_server("echo", mode, handler="CustomHandler")
+    sock = server.connect()
+    sock.sendall(b"GET /hooked HTTP/1.1\r\nHost: a\r\n\r\n")
+    [(status, headers, body)] = read_responses(recv_until_closed(sock))
+    assert json.loads(body)["CUSTOM_KEY"] == "from make_environ"
+    assert headers["Connection"] == "close", "protocol_version HTTP/1.0 means no keep-alive"
+    assert "custom-address - - [" in server.wait_log("custom log /hooked 200")
