@@ -10,6 +10,9 @@ import io
 import sys
 from urllib.parse import unquote_to_bytes
 
+# Chunked bodies are fed as a socket would hand them over: 64 KiB reads.
+READ = 65536
+
 BASE = {
     "wsgi.version": (1, 0),
     "wsgi.url_scheme": "http",
@@ -151,3 +154,44 @@ def h11_environ():
                              event.http_version.decode("latin-1"), event.headers.raw_items())
 
     return environ
+
+
+# ---------------------------------------------------------------------------
+# Chunked request bodies: raw chunked bytes -> the decoded body.
+
+def fastcore_decode(module):
+    def decode(raw):
+        decoder = module.ChunkedDecoder()
+        out = [decoder.feed(raw[i:i + READ]) for i in range(0, len(raw), READ)]
+        assert decoder.done
+        return b"".join(out)
+    return decode
+
+
+def werkzeug_decode(raw):
+    from werkzeug.serving import DechunkedInput
+    stream = DechunkedInput(io.BufferedReader(io.BytesIO(raw), READ))
+    out = []
+    while True:
+        piece = stream.read(READ)
+        if not piece:
+            return b"".join(out)
+        out.append(piece)
+
+
+def httptools_decode(raw):
+    import httptools
+
+    class Protocol:
+        def __init__(self):
+            self.out = []
+
+        def on_body(self, body):
+            self.out.append(body)
+
+    proto = Protocol()
+    parser = httptools.HttpRequestParser(proto)
+    parser.feed_data(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n")
+    for i in range(0, len(raw), READ):
+        parser.feed_data(raw[i:i + READ])
+    return b"".join(proto.out)

@@ -3,53 +3,13 @@
 Run: pytest benchmarks/ --benchmark-only
 """
 
-import io
-
 import pytest
 
 from corpus import chunked_body
+from peers import fastcore_decode, httptools_decode, werkzeug_decode
 
 TOTAL = 16 * 1024 * 1024
-READ = 65536
 BODIES = {size: chunked_body(TOTAL, size) for size in (64, 4096, 65536)}
-
-
-def fastcore_decode(module):
-    def decode(raw):
-        decoder = module.ChunkedDecoder()
-        out = [decoder.feed(raw[i:i + READ]) for i in range(0, len(raw), READ)]
-        assert decoder.done
-        return b"".join(out)
-    return decode
-
-
-def werkzeug_decode(raw):
-    from werkzeug.serving import DechunkedInput
-    stream = DechunkedInput(io.BufferedReader(io.BytesIO(raw), READ))
-    out = []
-    while True:
-        piece = stream.read(READ)
-        if not piece:
-            return b"".join(out)
-        out.append(piece)
-
-
-def httptools_decode(raw):
-    import httptools
-
-    class Protocol:
-        def __init__(self):
-            self.out = []
-
-        def on_body(self, body):
-            self.out.append(body)
-
-    proto = Protocol()
-    parser = httptools.HttpRequestParser(proto)
-    parser.feed_data(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n")
-    for i in range(0, len(raw), READ):
-        parser.feed_data(raw[i:i + READ])
-    return b"".join(proto.out)
 
 
 def _decoders():
