@@ -110,18 +110,24 @@ def package_version(name):
 
 
 class Progress:
-    """One line per step: what runs, how many of how many, time left."""
+    """One line per step: what runs, how many of how many, time left.
 
-    def __init__(self, total, seconds_each):
-        self.total, self.done, self.started = total, 0, time.monotonic()
-        self.estimate = seconds_each
+    Each step comes with an estimate of its seconds; the time left is the
+    estimate of the steps to come, scaled by how the estimates have held up.
+    """
+
+    def __init__(self, estimates):
+        self.estimates = list(estimates)
+        self.done = 0
+        self.started = time.monotonic()
 
     def step(self, what):
-        self.done += 1
         elapsed = time.monotonic() - self.started
-        per_step = elapsed / (self.done - 1) if self.done > 1 else self.estimate
-        left = per_step * (self.total - self.done + 1)
-        print(f"[{self.done}/{self.total}] {what} ... about {left:.0f}s left", flush=True)
+        spent_estimate = sum(self.estimates[:self.done])
+        scale = elapsed / spent_estimate if spent_estimate > 0 and elapsed > 0 else 1.0
+        left = sum(self.estimates[self.done:]) * scale
+        self.done += 1
+        print(f"[{self.done}/{len(self.estimates)}] {what} ... about {left:.0f}s left", flush=True)
 
 
 # -- parser section -------------------------------------------------------------
@@ -556,9 +562,11 @@ def main(argv=None):
     processes = set()
     sections = [args.only] if args.only else ["parser", "server"]
     matrix = server_matrix(args) if "server" in sections else []
-    parser_steps = (len(PARSERS) * len(REQUESTS) + 4 * len(CHUNK_SIZES)) if "parser" in sections else 0
-    per_run = args.repeats * (args.duration + args.warmup + 1)
-    progress = Progress(parser_steps + len(matrix), per_run if matrix else 1.0)
+    parser_steps = (len(PARSERS) * len(REQUESTS) + len(DECODERS) * len(CHUNK_SIZES)
+                    if "parser" in sections else 0)
+    per_parser_step = 0.5 if args.quick else 2.0
+    per_run = args.repeats * (args.duration + args.warmup + 1.5)
+    progress = Progress([per_parser_step] * parser_steps + [per_run] * len(matrix))
     print(f"load generator: {args.load_client}"
           + ("" if args.load_client == "wrk" else " (built-in, may be the bottleneck)"))
 

@@ -23,7 +23,7 @@ def test_a_wrong_environ_is_reported_not_timed(monkeypatch, capsys):
     monkeypatch.setattr(compare, "CHUNK_SIZES", ())
     args = compare.parse_args(["--quick", "--only", "parser"])
     results = []
-    compare.run_parser_section(args, compare.Progress(2, 1.0), results)
+    compare.run_parser_section(args, compare.Progress([1.0, 1.0]), results)
     broken_row = next(r for r in results if r["impl"] == "broken")
     assert "seconds" not in broken_row
     assert broken_row["error"] == "environ differs from Werkzeug's: PATH_INFO"
@@ -39,7 +39,7 @@ def test_missing_peers_are_skipped_with_a_line(monkeypatch, capsys):
     assert args.servers == ["fastcore_threaded"]
     monkeypatch.setattr(compare, "REQUESTS", {})
     monkeypatch.setattr(compare, "CHUNK_SIZES", ())
-    compare.run_parser_section(args, compare.Progress(1, 1.0), [])
+    compare.run_parser_section(args, compare.Progress([1.0]), [])
     out = capsys.readouterr().out
     assert "nowhere: not installed, skipped (pip install no-such-server)" in out
     assert "ghost: not installed, skipped (pip install no_such_parser_pkg)" in out
