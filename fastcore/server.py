@@ -16,6 +16,7 @@ use" message come from Werkzeug's BaseWSGIServer, which these classes extend.
 
 import collections
 import os
+import queue
 import selectors
 import signal
 import socket
@@ -48,6 +49,8 @@ class BaseWSGIServer(_WerkzeugServer):
     :param keep_alive_timeout: seconds an idle keep-alive connection stays open.
     :param body_timeout: seconds a read of the request body, or a send of the
         response, may stall before the connection is dropped.
+    :param worker_idle: seconds a worker thread with nothing to do waits for
+        more work before it ends.
     :param limits: the parser's size limits (``fastcore.parser.Limits``).
     """
 
@@ -62,10 +65,12 @@ class BaseWSGIServer(_WerkzeugServer):
     linger = 1.0
     # How long serve_forever waits for in-flight requests when stopped.
     grace_period = 10.0
+    # How long a worker thread with nothing to do waits for a new task.
+    worker_idle = 5.0
 
     def __init__(self, host, port, app, handler=None, passthrough_errors=False,
                  ssl_context=None, fd=None, *, limits=DEFAULT_LIMITS, head_timeout=None,
-                 keep_alive_timeout=None, body_timeout=None):
+                 keep_alive_timeout=None, body_timeout=None, worker_idle=None):
         # State first: Werkzeug's __init__ calls server_close() if binding fails.
         self._parked = {}  # handler -> deadline (time.monotonic)
         self._handbacks = collections.deque()
@@ -75,6 +80,10 @@ class BaseWSGIServer(_WerkzeugServer):
         self._stopped = threading.Event()
         self._stopped.set()
         self._workers = set()
+        self._pool_lock = threading.Lock()
+        self._tasks = queue.SimpleQueue()
+        self._idle_workers = 0
+        self._busy = 0
         self._next_sweep = 0.0
         self._loop_thread = None
         self.extra_sockets = []
@@ -92,6 +101,8 @@ class BaseWSGIServer(_WerkzeugServer):
             self.keep_alive_timeout = keep_alive_timeout
         if body_timeout is not None:
             self.body_timeout = body_timeout
+        if worker_idle is not None:
+            self.worker_idle = worker_idle
         self.socket.setblocking(False)
         self.extra_sockets = self._localhost_ipv6(host, fd)
 
@@ -311,11 +322,48 @@ class BaseWSGIServer(_WerkzeugServer):
     # -- workers (TLS handshakes here, requests too in threaded mode) ---------
 
     def _start_worker(self, target, *args):
-        thread = threading.Thread(target=self._run_worker, args=(target, args), daemon=True)
-        self._workers.add(thread)
+        """Run target(*args) in a worker thread: an idle one if there is one
+        (a thread that finished its task waits ``worker_idle`` seconds for
+        another), else a new one. Reuse spares a thread start per connection."""
+        with self._pool_lock:
+            if self._idle_workers:
+                self._idle_workers -= 1
+                self._tasks.put((target, args))
+                return
+            thread = threading.Thread(target=self._worker, args=(target, args), daemon=True)
+            self._workers.add(thread)
         thread.start()
 
-    def _run_worker(self, target, args):
+    def _worker(self, target, args):
+        try:
+            while target is not None:
+                with self._pool_lock:
+                    self._busy += 1
+                try:
+                    self._run_task(target, args)
+                finally:
+                    with self._pool_lock:
+                        self._busy -= 1
+                target, args = self._next_task()
+        finally:
+            with self._pool_lock:
+                self._workers.discard(threading.current_thread())
+
+    def _next_task(self):
+        """The next task for an idle worker, or (None, None) to end it."""
+        with self._pool_lock:
+            self._idle_workers += 1
+        try:
+            return self._tasks.get(timeout=self.worker_idle)
+        except queue.Empty:
+            with self._pool_lock:
+                if self._idle_workers:
+                    self._idle_workers -= 1
+                    return None, None
+            # A task was handed to this worker just as it timed out.
+            return self._tasks.get()
+
+    def _run_task(self, target, args):
         try:
             target(*args)
         except Exception:
@@ -323,13 +371,16 @@ class BaseWSGIServer(_WerkzeugServer):
             connection = args[0].request if hasattr(args[0], "request") else args[0]
             self.handle_error(connection, getattr(args[0], "client_address", None))
             self.shutdown_request(connection)
-        finally:
-            self._workers.discard(threading.current_thread())
 
     def _wait_for_workers(self):
+        """Let requests in flight finish (up to grace_period), then end idle workers."""
         deadline = time.monotonic() + self.grace_period
-        for thread in list(self._workers):
-            thread.join(max(0.0, deadline - time.monotonic()))
+        while self._busy and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with self._pool_lock:
+            idle, self._idle_workers = self._idle_workers, 0
+        for _ in range(idle):
+            self._tasks.put((None, None))
 
     def server_close(self):
         for handler in list(self._parked):

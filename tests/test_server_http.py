@@ -410,7 +410,7 @@ def test_curl(live_server):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_no_fd_or_thread_leak_after_churn(live_server, mode):
-    server = live_server("hello", mode)
+    server = live_server("hello", mode, worker_idle=0.5)
     pid = server.proc.pid
     requests.get(server.url, timeout=5)
     time.sleep(0.3)
