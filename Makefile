@@ -1,7 +1,7 @@
 # Developer menu. `make test` is what CI runs (through .ci/run, in a fresh venv).
 PYTHON ?= python3
 
-.PHONY: compile debug test test-pure bench clean
+.PHONY: compile debug test test-pure test-sanitized fuzz bench clean
 
 compile:  ## build the extension in place
 	$(PYTHON) setup.py build_ext --inplace
@@ -14,6 +14,12 @@ test:
 
 test-pure:
 	FASTCORE_NO_EXTENSIONS=1 pytest
+
+test-sanitized:  ## the parser tests on an ASan/UBSan build (needs clang); then `make compile`
+	bash -c '. fuzz/sanitize.sh && python -m pytest tests/test_parser_*.py'
+
+fuzz:  ## each atheris target for 60 s on the sanitizer build (needs clang, atheris)
+	bash fuzz/run.sh 60
 
 bench:
 	pytest benchmarks/ --benchmark-only

@@ -2,7 +2,8 @@
 
 All metadata lives in pyproject.toml; this file only declares the extension.
 FASTCORE_DEBUG=1 builds it without optimisation, with C asserts and Cython's
-annotated HTML (fastcore/_parser.html) beside the source.
+annotated HTML (fastcore/_parser.html) beside the source; FASTCORE_SANITIZE=1
+leaves the optimisation flags to CFLAGS (fuzz/run.sh builds with sanitizers).
 """
 
 import os
@@ -16,7 +17,12 @@ if os.environ.get("FASTCORE_NO_EXTENSIONS"):
 else:
     from Cython.Build import cythonize
 
-    flags = ["-O0", "-g3", "-UNDEBUG"] if DEBUG else ["-O3"]
+    if DEBUG:
+        flags = ["-O0", "-g3", "-UNDEBUG"]
+    elif os.environ.get("FASTCORE_SANITIZE"):
+        flags = []  # fuzz/run.sh passes the sanitizer flags in CFLAGS
+    else:
+        flags = ["-O3"]
     ext_modules = cythonize(
         [Extension("fastcore._parser", ["fastcore/_parser.pyx"], extra_compile_args=flags)],
         compiler_directives={"language_level": "3"},
