@@ -18,7 +18,6 @@ It subclasses Werkzeug's handler, so the hooks users override there
 
 import io
 import os
-import select
 import socket
 import ssl
 import stat

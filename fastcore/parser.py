@@ -17,11 +17,11 @@ import os
 
 if os.environ.get("FASTCORE_NO_EXTENSIONS"):
     from fastcore._parser_py import *  # noqa: F403
-    from fastcore._parser_py import __all__
+    from fastcore._parser_py import __all__  # noqa: F401  (re-exported)
 else:
     try:
         from fastcore._parser import *  # noqa: F403
-        from fastcore._parser import __all__
+        from fastcore._parser import __all__  # noqa: F401  (re-exported)
     except ImportError:
         from fastcore._parser_py import *  # noqa: F403
-        from fastcore._parser_py import __all__
+        from fastcore._parser_py import __all__  # noqa: F401  (re-exported)

@@ -20,7 +20,6 @@ import queue
 import selectors
 import signal
 import socket
-import socketserver
 import struct
 import sys
 import threading

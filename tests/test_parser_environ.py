@@ -2,7 +2,6 @@
 
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from peers import BASE, fastcore_environ, request_keys, werkzeug_environ
 from strategies import requests
