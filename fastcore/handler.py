@@ -26,6 +26,7 @@ import threading
 import time
 import traceback
 from email.utils import formatdate
+from http import HTTPStatus
 from http.client import HTTPMessage
 
 import logging
@@ -35,13 +36,14 @@ from werkzeug.exceptions import InternalServerError
 from werkzeug.serving import WSGIRequestHandler as _WerkzeugHandler
 from werkzeug.serving import _ansi_style, is_ssl_error
 from werkzeug.urls import uri_to_iri
+from werkzeug.wsgi import FileWrapper
 
 from fastcore import __version__
 from fastcore.errors import ParseError
 from fastcore.parser import build_environ, parse_request
 from fastcore.wsgi_input import ChunkedInput, ContentLengthInput
 
-__all__ = ["WSGIRequestHandler", "FileWrapper"]
+__all__ = ["WSGIRequestHandler"]
 
 # RFC 9110 7.6.1 and PEP 3333: headers an application must not set.
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
@@ -53,19 +55,6 @@ DRAIN_LIMIT = 256 * 1024
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 SERVER_VERSION = f"fastcore/{__version__} Python/{sys.version.split()[0]}"
 SERVER_LINE = f"Server: {SERVER_VERSION}\r\n"
-
-
-class FileWrapper:
-    """wsgi.file_wrapper: a file the server may send with os.sendfile."""
-
-    def __init__(self, filelike, blksize=8192):
-        self.filelike = filelike
-        self.blksize = blksize
-        if hasattr(filelike, "close"):
-            self.close = filelike.close
-
-    def __iter__(self):
-        return iter(lambda: self.filelike.read(self.blksize), b"")
 
 
 class _Clock:
@@ -580,12 +569,12 @@ class WSGIRequestHandler(_WerkzeugHandler):
         if self.server.ssl_context is not None or self.headers_sent or self.status is None:
             return False
         try:
-            return stat.S_ISREG(os.fstat(wrapper.filelike.fileno()).st_mode)
+            return stat.S_ISREG(os.fstat(wrapper.file.fileno()).st_mode)
         except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
             return False
 
     def _sendfile(self, wrapper):
-        filelike = wrapper.filelike
+        filelike = wrapper.file
         offset = filelike.tell()
         size = os.fstat(filelike.fileno()).st_size - offset
         if self._length is None:
@@ -604,10 +593,8 @@ class WSGIRequestHandler(_WerkzeugHandler):
         _clock.tick()
         reason = error.reason.encode("latin-1", "replace") + b"\n"
         code = error.status
-        phrase = {400: "Bad Request", 414: "URI Too Long", 413: "Content Too Large",
-                  431: "Request Header Fields Too Large", 501: "Not Implemented",
-                  505: "HTTP Version Not Supported"}.get(code, "Bad Request")
-        response = (f"HTTP/1.1 {code} {phrase}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        response = (f"HTTP/1.1 {code} {HTTPStatus(code).phrase}\r\n"
+                    "Content-Type: text/plain; charset=utf-8\r\n"
                     f"Content-Length: {len(reason)}\r\nConnection: close\r\n"
                     f"{_clock.date_line}{SERVER_LINE}\r\n").encode("latin-1") + reason
         self.close_connection = True

@@ -1,5 +1,6 @@
 """WSGI apps the live-server tests run, each wrapped in wsgiref.validate."""
 
+import io
 import json
 import time
 from wsgiref.validate import validator
@@ -99,9 +100,16 @@ def closing(environ, start_response):
     return _Closing(environ["QUERY_STRING"], fail=environ["PATH_INFO"] == "/fail")
 
 
+class _Unreadable(io.FileIO):
+    """A file that can only be sent with os.sendfile: read() fails."""
+
+    def read(self, *args):
+        raise OSError("read() called: the server iterated instead of sendfile")
+
+
 def sendfile(environ, start_response):
     # Not validated: the validator would wrap the FileWrapper and hide it.
-    f = open(__file__, "rb")
+    f = _Unreadable(__file__, "rb")
     start_response("200 OK", [("Content-Type", "text/plain")])
     return environ["wsgi.file_wrapper"](f)
 
