@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# Source this: builds fastcore/_parser with ASan, UBSan (trapping) and
-# libFuzzer coverage instrumentation in place, and exports the LD_PRELOAD and
-# ASAN_OPTIONS that a Python process needs to load it. Needs clang.
+# Source this: builds fastcore/_parser in place with ASan, UBSan (trapping) and
+# libFuzzer's coverage instrumentation, and exports the LD_PRELOAD and
+# ASAN_OPTIONS that a Python process needs to load it. Needs clang, and atheris
+# built from source (`pip install --no-binary atheris atheris` with clang on
+# PATH), which is what provides asan_with_fuzzer.so: ASan's runtime with
+# libFuzzer linked in. Preloading the plain ASan runtime instead would let its
+# empty coverage hooks win, and libFuzzer would never see the extension's
+# counters.
 #   . fuzz/sanitize.sh && python -m pytest tests/test_parser_*.py
-runtime="$(clang -print-runtime-dir)"
-fuzz_lib="$(mktemp -d)/libfuzzer_no_main.so"
-# libFuzzer as a shared library, so the extension's coverage callbacks resolve
-# (atheris loads its own copy privately).
-clang -shared -fPIC -o "$fuzz_lib" -Wl,--whole-archive \
-    "$runtime/libclang_rt.fuzzer_no_main-x86_64.a" -Wl,--no-whole-archive -lstdc++ -lpthread -lm
+preload="$(python -c 'import atheris; print(atheris.path())' 2>/dev/null)/asan_with_fuzzer.so"
+if [ ! -f "$preload" ]; then
+    echo "building atheris from source for asan_with_fuzzer.so (a few minutes)" >&2
+    CC=clang CXX=clang++ python -m pip install --quiet --no-binary atheris --force-reinstall atheris >&2
+    preload="$(python -c 'import atheris; print(atheris.path())')/asan_with_fuzzer.so"
+fi
 CC=clang LDSHARED="clang -shared" \
 CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined,fuzzer-no-link -fsanitize-trap=undefined" \
 LDFLAGS="-fsanitize=address,undefined,fuzzer-no-link" \
     FASTCORE_SANITIZE=1 python setup.py build_ext --inplace --force > /dev/null 2>&1
-export LD_PRELOAD="$runtime/libclang_rt.asan-x86_64.so:$fuzz_lib"
+export LD_PRELOAD="$preload"
 export ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1"
