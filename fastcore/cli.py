@@ -103,6 +103,17 @@ def _static(value):
     return url, directory
 
 
+def _size(value):
+    """A byte count: 1048576, or with a binary suffix, 512K, 10M, 1G."""
+    number, unit = value[:-1], value[-1:].upper()
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(unit)
+    if scale is None:
+        number, scale = value, 1
+    if not number.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a size like 1048576, 512K, 10M or 1G, got {value!r}")
+    return int(number) * scale
+
+
 def _paths(value):
     return [p for p in value.split(os.pathsep) if p]
 
@@ -130,6 +141,8 @@ def build_parser():
     run.add_argument("--exclude-patterns", type=_paths, default=[],
                      help=f"fnmatch patterns the reloader ignores, separated by {os.pathsep!r}")
     run.add_argument("--factory", action="store_true", help="APP names a factory to call")
+    run.add_argument("--max-content-length", type=_size, metavar="SIZE",
+                     help="answer 413 to request bodies larger than SIZE (e.g. 10M; default: no limit)")
     commands.add_parser("flask", help="run Flask's command line (e.g. `flask run`), served by fastcore")
     return parser
 
@@ -180,7 +193,8 @@ def main(argv=None):
                threaded=args.threads, processes=args.processes,
                static_files=dict(args.static) or None, ssl_context=ssl_context,
                extra_files=args.extra_files or None,
-               exclude_patterns=args.exclude_patterns or None)
+               exclude_patterns=args.exclude_patterns or None,
+               max_content_length=args.max_content_length)
     return 0
 
 

@@ -11,6 +11,7 @@ __all__ = [
     "BadRequest",
     "URITooLong",
     "HeaderFieldsTooLarge",
+    "ContentTooLarge",
     "NotImplementedCoding",
     "VersionNotSupported",
 ]
@@ -52,6 +53,13 @@ class HeaderFieldsTooLarge(ParseError):
     """Too many header fields, or too many bytes in them (431)."""
 
     status = 431
+
+
+class ContentTooLarge(ParseError):
+    """A request body larger than the server's ``max_content_length`` (413).
+    The parser has no body limit; the server applies this one."""
+
+    status = 413
 
 
 class NotImplementedCoding(ParseError):

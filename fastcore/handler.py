@@ -41,7 +41,7 @@ from werkzeug.wsgi import FileWrapper
 from fastcore import __version__
 from fastcore.errors import ParseError
 from fastcore.parser import build_environ, parse_request
-from fastcore.wsgi_input import ChunkedInput, ContentLengthInput
+from fastcore.wsgi_input import BodyTooLarge, ChunkedInput, ContentLengthInput
 
 __all__ = ["WSGIRequestHandler"]
 
@@ -52,6 +52,12 @@ _NO_BODY_STATUS = frozenset({204, 304})
 # An unread request body up to this size is read and dropped so the
 # connection can serve the next request; a larger one closes it.
 DRAIN_LIMIT = 256 * 1024
+# After a refusal the server stops sending, then reads and drops what the
+# client still sends, for this long and this much at most, before it closes:
+# closing on unread bytes resets the connection, and a reset can destroy the
+# refusal before the client reads it (RFC 9112 section 9.6).
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 4 * 1024 * 1024
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 SERVER_VERSION = f"fastcore/{__version__} Python/{sys.version.split()[0]}"
 SERVER_LINE = f"Server: {SERVER_VERSION}\r\n"
@@ -180,6 +186,7 @@ class WSGIRequestHandler(_WerkzeugHandler):
         self.readable = False
         self.head_deadline = None
         self.environ = None
+        self._linger_left = None  # bytes still to drop after a refusal
         self._base = None
         self._no_body = None
 
@@ -203,9 +210,27 @@ class WSGIRequestHandler(_WerkzeugHandler):
                 raise
 
     def handle_one_request(self):
+        if self._linger_left is not None:
+            self._discard_input()
+            return
         head = self._read_head()
         if head is not None:
             self.run_wsgi(head)
+
+    def _discard_input(self):
+        """Lingering close: drop what arrives until EOF, the byte budget or
+        the deadline, whichever comes first."""
+        if time.monotonic() > self.head_deadline:
+            self.close_connection = True
+            return
+        got = self._receive()
+        if got is None:
+            self.parked = True
+            return
+        self._linger_left -= len(self.rbuf)
+        self.rbuf.clear()
+        if not got or self._linger_left <= 0:
+            self.close_connection = True
 
     def _read_head(self):
         """The next request head, or None with the connection parked or closed."""
@@ -290,7 +315,7 @@ class WSGIRequestHandler(_WerkzeugHandler):
             self._base = self._connection_environ()
         environ = build_environ(head, self._base)
         if head.chunked:
-            self._body = ChunkedInput(self, self.server.limits)
+            self._body = ChunkedInput(self, self.server.limits, self.server.max_content_length)
             environ["wsgi.input_terminated"] = True
         elif head.content_length:
             self._body = ContentLengthInput(self, head.content_length)
@@ -342,6 +367,12 @@ class WSGIRequestHandler(_WerkzeugHandler):
         self.request_version = head.version
         self.requestline = f"{head.method} {head.target} {head.version}"
         del self.rbuf[:head.size]
+        limit = self.server.max_content_length
+        if limit is not None and (head.content_length or 0) > limit:
+            # Refused before the app runs, and before 100 Continue invites the body.
+            self.refuse(BodyTooLarge(f"request body of {head.content_length} bytes is larger "
+                                     f"than the limit of {limit} bytes"))
+            return
         self._started = _clock.tick()
         self._continue_pending = head.expect_continue
         self.status = None
@@ -361,6 +392,15 @@ class WSGIRequestHandler(_WerkzeugHandler):
         except (ConnectionError, socket.timeout, BlockingIOError) as e:
             self.connection_dropped(e, environ)
             self.close_connection = True
+        except ParseError as e:
+            # The body was malformed or over the limit, and the app let that
+            # escape: the client's fault, answered like a bad head.
+            if self.headers_sent:
+                self.close_connection = True
+                self.log("info", "request body refused after the response started: %s", e.reason)
+            else:
+                self.refuse(e)
+                return
         except Exception:
             if self.server.passthrough_errors:
                 self.close_connection = True
@@ -397,6 +437,9 @@ class WSGIRequestHandler(_WerkzeugHandler):
     def _finish_body(self, body):
         """Drop what the app left unread of the body, or close if it is too much."""
         if body is None:  # a make_environ override made its own wsgi.input
+            self.close_connection = True
+            return
+        if body.failed:
             self.close_connection = True
             return
         if body.finished:
@@ -516,6 +559,8 @@ class WSGIRequestHandler(_WerkzeugHandler):
         else:
             framing = "close"
         keep = head.keep_alive and framing != "close" and self.protocol_version >= "HTTP/1.1"
+        if keep and self._body is not None and self._body.failed:
+            keep = False  # the rest of a refused body cannot be skipped
         if not keep:
             self.close_connection = True
             extra += "Connection: close\r\n"
@@ -600,11 +645,16 @@ class WSGIRequestHandler(_WerkzeugHandler):
         self.close_connection = True
         self.requestline = error.reason
         self.command = None
+        self.log("info", '"%s" %s -', _ansi_style(f"bad request: {error.reason}", "bold", "red"), code)
         try:
             self.connection.sendall(response)
+            if self.server.ssl_context is None:
+                self.connection.shutdown(socket.SHUT_WR)
+                self.close_connection = False
+                self._linger_left = LINGER_BYTES
+                self.head_deadline = time.monotonic() + LINGER_SECONDS
         except OSError:
             pass
-        self.log("info", '"%s" %s -', _ansi_style(f"bad request: {error.reason}", "bold", "red"), code)
 
     # -- logging ------------------------------------------------------------------
 

@@ -51,6 +51,11 @@ class BaseWSGIServer(_WerkzeugServer):
     :param worker_idle: seconds a worker thread with nothing to do waits for
         more work before it ends.
     :param limits: the parser's size limits (``fastcore.parser.Limits``).
+    :param max_content_length: the largest request body, in bytes, the server
+        lets through (None, the default, as in Werkzeug: no limit). A larger
+        Content-Length is answered 413 before the app runs; a chunked body
+        that grows past it makes ``wsgi.input`` raise a 413 error (Werkzeug's
+        RequestEntityTooLarge) in the app. Either way the connection closes.
     """
 
     multithread = False
@@ -66,10 +71,12 @@ class BaseWSGIServer(_WerkzeugServer):
     grace_period = 10.0
     # How long a worker thread with nothing to do waits for a new task.
     worker_idle = 5.0
+    max_content_length = None
 
     def __init__(self, host, port, app, handler=None, passthrough_errors=False,
                  ssl_context=None, fd=None, *, limits=DEFAULT_LIMITS, head_timeout=None,
-                 keep_alive_timeout=None, body_timeout=None, worker_idle=None):
+                 keep_alive_timeout=None, body_timeout=None, worker_idle=None,
+                 max_content_length=None):
         # State first: Werkzeug's __init__ calls server_close() if binding fails.
         self._parked = {}  # handler -> deadline (time.monotonic)
         self._handbacks = collections.deque()
@@ -102,6 +109,8 @@ class BaseWSGIServer(_WerkzeugServer):
             self.body_timeout = body_timeout
         if worker_idle is not None:
             self.worker_idle = worker_idle
+        if max_content_length is not None:
+            self.max_content_length = max_content_length
         self.socket.setblocking(False)
         self.extra_sockets = self._localhost_ipv6(host, fd)
 
@@ -468,7 +477,7 @@ def make_server(host, port, app, threaded=False, processes=1, request_handler=No
 
     ``threaded`` and ``processes > 1`` cannot be combined. Further keyword
     arguments (``head_timeout``, ``keep_alive_timeout``, ``body_timeout``,
-    ``limits``) go to the server class.
+    ``worker_idle``, ``max_content_length``, ``limits``) go to the server class.
     """
     if threaded and processes > 1:
         raise ValueError("Cannot have a multi-thread and multi-process server.")

@@ -9,11 +9,22 @@ without reading never invites the body.
 
 import io
 
-from werkzeug.exceptions import ClientDisconnected
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
+from fastcore.errors import ContentTooLarge, ParseError
 from fastcore.parser import ChunkedDecoder
 
-__all__ = ["ContentLengthInput", "ChunkedInput"]
+__all__ = ["ContentLengthInput", "ChunkedInput", "BodyTooLarge"]
+
+
+class BodyTooLarge(ContentTooLarge, RequestEntityTooLarge):
+    """The body is over the server's ``max_content_length``. Both a ParseError
+    (if it escapes the app, the server answers 413 and closes) and Werkzeug's
+    RequestEntityTooLarge (so a Flask or Werkzeug app answers 413 itself)."""
+
+    def __init__(self, reason):
+        ContentTooLarge.__init__(self, reason)
+        RequestEntityTooLarge.__init__(self, reason)
 
 
 class _BodyInput(io.RawIOBase):
@@ -22,6 +33,9 @@ class _BodyInput(io.RawIOBase):
     def __init__(self, conn):
         self._conn = conn
         self._pending = b""  # decoded bytes read ahead of a readline()
+        # Set when the body turned out malformed or too large: what is left of
+        # it cannot be skipped, so the connection must close.
+        self.failed = False
 
     def readable(self):
         return True
@@ -106,11 +120,14 @@ class ContentLengthInput(_BodyInput):
 
 
 class ChunkedInput(_BodyInput):
-    """A chunked body, decoded by the parser's ChunkedDecoder."""
+    """A chunked body, decoded by the parser's ChunkedDecoder; at most
+    ``max_length`` decoded bytes when that is not None."""
 
-    def __init__(self, conn, limits):
+    def __init__(self, conn, limits, max_length=None):
         super().__init__(conn)
         self._decoder = ChunkedDecoder(limits=limits)
+        self._allowed = max_length
+        self._max_length = max_length
 
     def _read_some(self, limit):
         decoder = self._decoder
@@ -118,7 +135,17 @@ class ChunkedInput(_BodyInput):
             raw = self._conn.read_body_bytes(65536)
             if not raw:
                 raise ClientDisconnected()
-            data = decoder.feed(raw)
+            try:
+                data = decoder.feed(raw)
+            except ParseError:
+                self.failed = True
+                raise
+            if self._allowed is not None:
+                self._allowed -= len(data)
+                if self._allowed < 0:
+                    self.failed = True
+                    raise BodyTooLarge(
+                        f"chunked request body larger than the limit of {self._max_length} bytes")
             if decoder.done:
                 # What followed the body belongs to the next request.
                 self._conn.unread(decoder.unused)

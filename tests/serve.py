@@ -1,5 +1,6 @@
 """Run one test app on an ephemeral port: `python serve.py APP MODE [OPTION=VALUE ...]`.
 
+APP names an app in server_apps, or a factory there as "name()".
 Prints "PORT <n>" (or "UNIX <path>") on stdout once listening; logs on stderr.
 MODE is "threaded", "single" or "forking".
 """
@@ -25,8 +26,11 @@ def main():
         elif key == "handler":
             handler = getattr(server_apps, value)
         else:
-            kwargs[key] = float(value)
-    app = getattr(server_apps, app_name)
+            kwargs[key] = int(value) if value.isdigit() else float(value)
+    if app_name.endswith("()"):  # a factory
+        app = getattr(server_apps, app_name[:-2])()
+    else:
+        app = getattr(server_apps, app_name)
     server = make_server(host, 0, app, threaded=mode == "threaded",
                          processes=4 if mode == "forking" else 1, request_handler=handler,
                          **kwargs)

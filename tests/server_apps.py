@@ -163,3 +163,58 @@ class CustomHandler(WSGIRequestHandler):
 
     def log_request(self, code="-", size="-"):
         self.log("info", "custom log %s %s", self.path, code)
+
+
+class _CloseFails:
+    def __iter__(self):
+        yield b"complete body"
+
+    def close(self):
+        raise RuntimeError("boom in close")
+
+
+def _str_chunks():
+    yield "a str, not bytes"
+
+
+def _raise_in_iteration():
+    yield b"first part\n"
+    raise RuntimeError("boom in iteration")
+
+
+def fault(environ, start_response):
+    """Misbehaves the way PATH_INFO names (not validated: the validator would
+    catch these faults itself, and the server's own handling is under test)."""
+    path = environ["PATH_INFO"]
+    headers = [("Content-Type", "text/plain")]
+    if path == "/raise-in-call":
+        raise RuntimeError("boom in __call__")
+    if path == "/no-start-response":
+        return [b"body without a status"]
+    if path == "/start-response-twice":
+        start_response("200 OK", headers)
+        start_response("200 OK", headers)
+        return [b"never sent"]
+    start_response("200 OK", headers)
+    if path == "/raise-in-iteration":
+        return _raise_in_iteration()
+    if path == "/raise-in-close":
+        return _CloseFails()
+    if path == "/str-list":
+        return ["a str, not bytes"]
+    if path == "/str-chunks":
+        return _str_chunks()
+    return [b"fine"]
+
+
+def flask_upload():
+    """A Flask app that reads the whole body; serve it as "flask_upload()"."""
+    from flask import Flask, request
+
+    app = Flask(__name__)
+
+    @app.post("/")
+    def upload():
+        return {"size": len(request.get_data())}
+
+    return app
