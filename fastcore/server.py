@@ -72,6 +72,11 @@ class BaseWSGIServer(_WerkzeugServer):
     # How long a worker thread with nothing to do waits for a new task.
     worker_idle = 5.0
     max_content_length = None
+    # The kernel's queue of connections not yet accepted (Werkzeug: 128). Under
+    # connection churn in threaded mode the loop thread waits for the GIL
+    # while workers run, 128 filled up, and the kernel dropped new clients'
+    # SYNs: each such client stalled a full second before retrying.
+    request_queue_size = 1024
 
     def __init__(self, host, port, app, handler=None, passthrough_errors=False,
                  ssl_context=None, fd=None, *, limits=DEFAULT_LIMITS, head_timeout=None,

@@ -218,3 +218,16 @@ def flask_upload():
         return {"size": len(request.get_data())}
 
     return app
+
+
+def _pieces(count, size):
+    piece = b"b" * size
+    for _ in range(count):
+        yield piece
+
+
+@validator
+def big(environ, start_response):
+    """1 MiB in 64 KiB pieces, chunked: a response a client can walk away from."""
+    start_response("200 OK", [("Content-Type", "application/octet-stream")])
+    return _pieces(16, 65536)
