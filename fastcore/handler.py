@@ -248,10 +248,7 @@ class WSGIRequestHandler(_WerkzeugHandler):
                 if self.head_deadline is None:
                     self.head_deadline = time.monotonic() + self.server.head_timeout
                 elif time.monotonic() > self.head_deadline:
-                    # A head trickling in for too long (slowloris): drop it.
-                    self.log("info", "request head not complete after %ss; closing",
-                             self.server.head_timeout)
-                    self.close_connection = True
+                    self.head_timed_out()
                     return None
             got = self._receive()
             if got is None:
@@ -260,6 +257,30 @@ class WSGIRequestHandler(_WerkzeugHandler):
             if not got:
                 self.close_connection = True
                 return None
+
+    def head_timed_out(self):
+        """A head trickling in for too long (slowloris): drop the connection."""
+        self.log("info", "request head not complete after %ss; closing", self.server.head_timeout)
+        self.close_connection = True
+
+    def take_head_bytes(self):
+        """For the threaded server's loop, when a connection parked with part
+        of a head becomes readable: read what came, and say whether a thread
+        is needed now (the head is complete, refused or overdue). At EOF the
+        connection is marked closed."""
+        self.readable = True
+        got = self._receive()
+        if got is None:
+            return False
+        if not got:
+            self.close_connection = True
+            return False
+        if time.monotonic() > self.head_deadline:
+            return True
+        try:
+            return parse_request(self.rbuf, limits=self.server.limits) is not None
+        except ParseError:
+            return True
 
     def _receive(self):
         """Read what the client sent: True, False at EOF, or None when nothing
@@ -643,6 +664,7 @@ class WSGIRequestHandler(_WerkzeugHandler):
                     f"Content-Length: {len(reason)}\r\nConnection: close\r\n"
                     f"{_clock.date_line}{SERVER_LINE}\r\n").encode("latin-1") + reason
         self.close_connection = True
+        self.rbuf.clear()  # nothing after a refusal is read as a request
         self.requestline = error.reason
         self.command = None
         self.log("info", '"%s" %s -', _ansi_style(f"bad request: {error.reason}", "bold", "red"), code)

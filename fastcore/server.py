@@ -209,6 +209,8 @@ class BaseWSGIServer(_WerkzeugServer):
         expired = [h for h, deadline in self._parked.items() if deadline <= now]
         for handler in expired:
             self._unpark(handler)
+            if handler.rbuf:  # part of a head, not an idle keep-alive connection
+                handler.head_timed_out()
             self.shutdown_request(handler.request)
 
     def _handle_request_noblock(self, listener=None):
@@ -417,6 +419,15 @@ class ThreadedWSGIServer(BaseWSGIServer):
             self._start_worker(self.finish_request, request, client_address)
 
     def _resume(self, handler):
+        if handler.rbuf and handler.head_deadline is not None:
+            # More of a head begun earlier: read it here, and give it a thread
+            # only once it is whole. A slow client's every byte would
+            # otherwise cost a hand-off to a worker.
+            if not handler.take_head_bytes():
+                if handler.close_connection:
+                    self._unpark(handler)
+                    self.shutdown_request(handler.request)
+                return
         self._unpark(handler)
         handler.readable = True
         self._start_worker(self._serve_parked, handler)
@@ -431,8 +442,15 @@ class ThreadedWSGIServer(BaseWSGIServer):
         _blocking_with_timeouts(sock, self.linger, self.body_timeout)
 
     def may_read(self, handler):
-        handler.readable = False
-        return True
+        """Wait in the kernel for a new request, but never for the rest of a
+        head that arrived in part: that is what a slowloris client sends, and
+        waiting would give each one a thread (500 of them held up a normal
+        request for 0.7 s). Such a connection parks, and comes back when
+        bytes arrive (or TLS already holds some)."""
+        if handler.readable or not handler.rbuf:
+            handler.readable = False
+            return True
+        return self.ssl_context is not None and handler.connection.pending() > 0
 
 
 def _blocking_with_timeouts(sock, receive, send):

@@ -3,16 +3,22 @@
 # and libFuzzer's coverage instrumentation, then run each atheris target,
 # guided by the extension's coverage.
 #   fuzz/run.sh [SECONDS_PER_TARGET] [more libFuzzer flags, e.g. -runs=10000000]
-# Needs clang (apt-get install clang); sanitize.sh builds atheris from source
-# if the installed one lacks asan_with_fuzzer.so. The extension is left built
-# with sanitizers; `make compile` restores the normal build.
+# Needs atheris, and clang (apt-get install clang) for the sanitizer build;
+# sanitize.sh builds atheris from source if the installed one lacks
+# asan_with_fuzzer.so. The extension is left built with sanitizers; `make
+# compile` restores the normal build. Without clang the targets run on the
+# installed build: no sanitizers, and no coverage from the C code.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 shift || true
 
-# shellcheck disable=SC1091
-. fuzz/sanitize.sh
+if command -v clang > /dev/null; then
+    # shellcheck disable=SC1091
+    . fuzz/sanitize.sh
+else
+    echo "clang not found: fuzzing the normal build (no sanitizers, no C coverage)"
+fi
 python fuzz/make_seeds.py
 status=0
 for target in parse chunked differential; do

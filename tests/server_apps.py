@@ -231,3 +231,10 @@ def big(environ, start_response):
     """1 MiB in 64 KiB pieces, chunked: a response a client can walk away from."""
     start_response("200 OK", [("Content-Type", "application/octet-stream")])
     return _pieces(16, 65536)
+
+
+def plain(environ, start_response):
+    """Hello world without the validator's per-request checks: the soak's app,
+    where the server's own allocations are what is measured."""
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "13")])
+    return [b"Hello, World!"]
