@@ -76,6 +76,18 @@ class LiveServer:
             return sock
         return socket.create_connection(self.address, timeout=timeout)
 
+    def exchange(self, raw, timeout=5):
+        """Send ``raw`` on a new connection; everything the server sends back
+        until it closes. (A server may refuse and reset while we still send:
+        what arrived before that is returned.)"""
+        sock = self.connect(timeout)
+        try:
+            sock.sendall(raw)
+        except OSError:
+            pass
+        with sock:
+            return recv_until_closed(sock, timeout)
+
     def stop(self, sig=signal.SIGTERM, timeout=15):
         if self.proc.poll() is None:
             self.proc.send_signal(sig)

@@ -324,23 +324,14 @@ def endless_chunked(server):
     return recv_until_closed(sock)
 
 
-def oversized(server, raw):
-    sock = server.connect(timeout=10)
-    try:
-        sock.sendall(raw)
-    except OSError:
-        pass  # refused and reset while sending: read what arrived
-    return recv_until_closed(sock)
-
-
 ATTACKS = {
-    414: lambda s: oversized(s, b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: a\r\n\r\n"),
-    431: lambda s: oversized(s, b"GET / HTTP/1.1\r\nHost: a\r\n"
-                             + b"".join(b"X-F%d: v\r\n" % i for i in range(500)) + b"\r\n"),
-    "431 bytes": lambda s: oversized(s, b"GET / HTTP/1.1\r\nHost: a\r\nX-Big: "
-                                     + b"v" * 100_000 + b"\r\n\r\n"),
-    400: lambda s: oversized(s, b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
-                             b"fffffffffffffffffffffff\r\n"),
+    414: lambda s: s.exchange(b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: a\r\n\r\n"),
+    431: lambda s: s.exchange(b"GET / HTTP/1.1\r\nHost: a\r\n"
+                              + b"".join(b"X-F%d: v\r\n" % i for i in range(500)) + b"\r\n"),
+    "431 bytes": lambda s: s.exchange(b"GET / HTTP/1.1\r\nHost: a\r\nX-Big: "
+                                      + b"v" * 100_000 + b"\r\n\r\n"),
+    400: lambda s: s.exchange(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              b"fffffffffffffffffffffff\r\n"),
     413: endless_chunked,
 }
 

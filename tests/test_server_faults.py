@@ -25,17 +25,11 @@ FAULTS = {
 }
 
 
-def get(server, path):
-    sock = server.connect()
-    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".encode())
-    return recv_until_closed(sock)
-
-
 @pytest.mark.parametrize("mode", MODES)
 def test_app_faults_answer_and_the_server_goes_on(live_server, mode):
     server = live_server("fault", mode)
     for path, (status, logged) in FAULTS.items():
-        data = get(server, path)
+        data = server.exchange(f"GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".encode())
         if status is None:
             assert b"200 OK" in data and b"first part" in data, path
             assert not data.endswith(b"0\r\n\r\n"), "a cut stream must not look complete"
@@ -57,10 +51,8 @@ LIMIT = 1000
 @pytest.mark.parametrize("mode", MODES)
 def test_content_length_over_the_limit_is_413_before_the_app_and_100_continue(live_server, mode):
     server = live_server("echo", mode, max_content_length=LIMIT)
-    sock = server.connect()
-    sock.sendall(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1001\r\n"
-                 b"Expect: 100-continue\r\n\r\n")
-    data = recv_until_closed(sock)
+    data = server.exchange(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1001\r\n"
+                           b"Expect: 100-continue\r\n\r\n")
     assert data.startswith(b"HTTP/1.1 413 "), data
     assert b"100 Continue" not in data and b"Connection: close" in data
     assert b"request body of 1001 bytes is larger than the limit of 1000 bytes" in data
@@ -80,11 +72,9 @@ def test_a_client_that_sends_the_refused_body_still_reads_the_413(live_server, m
 @pytest.mark.parametrize("mode", MODES)
 def test_chunked_body_over_the_limit_is_413_and_closes(live_server, mode):
     server = live_server("size", mode, max_content_length=LIMIT)
-    sock = server.connect()
-    sock.sendall(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
-                 + b"200\r\n" + b"z" * 0x200 + b"\r\n" + b"200\r\n" + b"z" * 0x200 + b"\r\n"
-                 + b"0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n")
-    data = recv_until_closed(sock)
+    data = server.exchange(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           + b"200\r\n" + b"z" * 0x200 + b"\r\n" + b"200\r\n" + b"z" * 0x200
+                           + b"\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n")
     [(status, headers, body)] = read_responses(data)
     assert status == 413 and headers["Connection"] == "close"
     assert body == b"chunked request body larger than the limit of 1000 bytes\n"
@@ -105,10 +95,8 @@ def test_a_flask_app_answers_the_chunked_413_itself(live_server):
 @pytest.mark.parametrize("mode", MODES)
 def test_malformed_chunked_body_is_400_not_an_app_error(live_server, mode):
     server = live_server("size", mode)
-    sock = server.connect()
-    sock.sendall(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
-                 b"5\r\nhello\r\nzz\r\n")
-    data = recv_until_closed(sock)
+    data = server.exchange(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           b"5\r\nhello\r\nzz\r\n")
     [(status, headers, body)] = read_responses(data)
     assert status == 400 and headers["Connection"] == "close"
     assert b"chunk size" in body
