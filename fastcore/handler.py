@@ -183,6 +183,7 @@ class WSGIRequestHandler(_WerkzeugHandler):
         self.rbuf = bytearray()
         self.close_connection = False
         self.parked = False
+        self.handed_off = False
         self.readable = False
         self.head_deadline = None
         self.environ = None
@@ -194,10 +195,12 @@ class WSGIRequestHandler(_WerkzeugHandler):
         """Nothing to flush: every response is sent whole before this runs."""
 
     def handle(self):
-        """Serve requests while they come; park or close when there are none."""
+        """Serve requests while they come; park or close when there are none,
+        or stop at a complete head the server wants run by a worker thread."""
         self.parked = False
+        self.handed_off = False
         try:
-            while not self.close_connection and not self.parked:
+            while not self.close_connection and not self.parked and not self.handed_off:
                 self.handle_one_request()
         except (ConnectionError, socket.timeout, BlockingIOError) as e:
             self.connection_dropped(e, self.environ)
@@ -214,8 +217,14 @@ class WSGIRequestHandler(_WerkzeugHandler):
             self._discard_input()
             return
         head = self._read_head()
-        if head is not None:
-            self.run_wsgi(head)
+        if head is None:
+            return
+        if self.server.hand_off(self):
+            # The head stays in rbuf; the worker parses it again (a
+            # microsecond) rather than carrying parser state across threads.
+            self.handed_off = True
+            return
+        self.run_wsgi(head)
 
     def _discard_input(self):
         """Lingering close: drop what arrives until EOF, the byte budget or
@@ -262,25 +271,6 @@ class WSGIRequestHandler(_WerkzeugHandler):
         """A head trickling in for too long (slowloris): drop the connection."""
         self.log("info", "request head not complete after %ss; closing", self.server.head_timeout)
         self.close_connection = True
-
-    def take_head_bytes(self):
-        """For the threaded server's loop, when a connection parked with part
-        of a head becomes readable: read what came, and say whether a thread
-        is needed now (the head is complete, refused or overdue). At EOF the
-        connection is marked closed."""
-        self.readable = True
-        got = self._receive()
-        if got is None:
-            return False
-        if not got:
-            self.close_connection = True
-            return False
-        if time.monotonic() > self.head_deadline:
-            return True
-        try:
-            return parse_request(self.rbuf, limits=self.server.limits) is not None
-        except ParseError:
-            return True
 
     def _receive(self):
         """Read what the client sent: True, False at EOF, or None when nothing

@@ -259,11 +259,24 @@ class BaseWSGIServer(_WerkzeugServer):
             self._hand_back(("connection", conn, client_address))
 
     def _after_handle(self, handler):
-        """Close the connection, or park it until its client sends more."""
+        """Close the connection, park it until its client sends more, or give
+        its complete request to a worker."""
         if handler.close_connection:
             self.shutdown_request(handler.request)
         elif handler.parked:
             self._hand_back(handler)
+        elif handler.handed_off:
+            self._start_worker(self._serve_parked, handler)
+
+    def _serve_parked(self, handler):
+        handler.handle()
+        self._after_handle(handler)
+
+    def hand_off(self, handler):
+        """Whether a complete request head should go to a worker thread
+        instead of being run where it was read. Here: never, one request runs
+        at a time, in the loop."""
+        return False
 
     def _hand_back(self, item):
         if threading.current_thread() is self._loop_thread:
@@ -316,6 +329,9 @@ class BaseWSGIServer(_WerkzeugServer):
         if handler.close_connection:
             self._unpark(handler)
             self.shutdown_request(handler.request)
+        elif handler.handed_off:
+            self._unpark(handler)
+            self._start_worker(self._serve_parked, handler)
         else:
             self._parked[handler] = handler.head_deadline or (
                 time.monotonic() + self.keep_alive_timeout)
@@ -407,34 +423,33 @@ class BaseWSGIServer(_WerkzeugServer):
 
 
 class ThreadedWSGIServer(BaseWSGIServer):
-    """Serves each active connection in its own thread; idle ones are parked
-    on the loop and cost no thread."""
+    """Runs each request in a worker thread. The loop accepts connections and
+    reads request heads as their bytes arrive; a connection gets a thread only
+    once it has a complete request, so clients that connect and say nothing,
+    or trickle a head (slowloris), cost no thread. A worker then keeps the
+    connection while its client sends the next request promptly, and parks it
+    on the loop when it goes idle."""
 
     multithread = True
 
     def process_request(self, request, client_address):
         if self.ssl_context is not None:
+            # The handshake, and then every read of this connection, may
+            # block: all of it belongs in a worker.
             self._start_worker(self._handshake, request, client_address)
         else:
-            self._start_worker(self.finish_request, request, client_address)
+            self.finish_request(request, client_address)
 
     def _resume(self, handler):
-        if handler.rbuf and handler.head_deadline is not None:
-            # More of a head begun earlier: read it here, and give it a thread
-            # only once it is whole. A slow client's every byte would
-            # otherwise cost a hand-off to a worker.
-            if not handler.take_head_bytes():
-                if handler.close_connection:
-                    self._unpark(handler)
-                    self.shutdown_request(handler.request)
-                return
-        self._unpark(handler)
-        handler.readable = True
-        self._start_worker(self._serve_parked, handler)
+        if self.ssl_context is not None:
+            self._unpark(handler)
+            handler.readable = True
+            self._start_worker(self._serve_parked, handler)
+        else:
+            super()._resume(handler)
 
-    def _serve_parked(self, handler):
-        handler.handle()
-        self._after_handle(handler)
+    def hand_off(self, handler):
+        return threading.current_thread() is self._loop_thread
 
     def configure_connection(self, sock):
         """A thread waits in the kernel for its connection's next bytes (one
@@ -442,13 +457,15 @@ class ThreadedWSGIServer(BaseWSGIServer):
         _blocking_with_timeouts(sock, self.linger, self.body_timeout)
 
     def may_read(self, handler):
-        """Wait in the kernel for a new request, but never for the rest of a
-        head that arrived in part: that is what a slowloris client sends, and
-        waiting would give each one a thread (500 of them held up a normal
-        request for 0.7 s). Such a connection parks, and comes back when
-        bytes arrive (or TLS already holds some)."""
-        if handler.readable or not handler.rbuf:
-            handler.readable = False
+        """The loop reads only what the selector saw arrive. A worker waits
+        in the kernel for a new request on its connection, but not for the
+        rest of a head that came in part (a slow client's: it parks, and the
+        loop reads the rest), except what TLS already holds."""
+        readable = handler.readable
+        handler.readable = False
+        if readable or threading.current_thread() is self._loop_thread:
+            return readable
+        if not handler.rbuf:
             return True
         return self.ssl_context is not None and handler.connection.pending() > 0
 
