@@ -19,6 +19,8 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
 PURE_ONLY = bool(os.environ.get("FASTCORE_NO_EXTENSIONS"))
+# `make test-sanitized`: the extension runs under AddressSanitizer.
+UNDER_ASAN = "asan" in os.environ.get("LD_PRELOAD", "")
 
 
 @pytest.fixture(params=["compiled", "pure"])
@@ -157,6 +159,15 @@ def read_responses(data, methods=()):
             continue
         responses.append((response.status, response.headers, response.read()))
     return responses
+
+
+def process_stats(pid):
+    """A process's RSS (bytes), thread count and open descriptors (Linux)."""
+    with open(f"/proc/{pid}/status") as f:
+        fields = dict(line.split(":", 1) for line in f)
+    return {"rss": int(fields["VmRSS"].split()[0]) * 1024,
+            "threads": int(fields["Threads"]),
+            "fds": len(os.listdir(f"/proc/{pid}/fd"))}
 
 
 def recv_until_closed(sock, timeout=5):

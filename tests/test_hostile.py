@@ -19,6 +19,7 @@ import time
 import pytest
 import requests
 
+from conftest import process_stats as stats
 from conftest import read_responses, recv_until_closed
 
 pytestmark = [
@@ -33,15 +34,6 @@ MiB = 1 << 20
 
 def scaled(n):
     return max(1, int(n * SCALE))
-
-
-def stats(pid):
-    """The server process's RSS (bytes), thread count and open descriptors."""
-    with open(f"/proc/{pid}/status") as f:
-        fields = dict(line.split(":", 1) for line in f)
-    return {"rss": int(fields["VmRSS"].split()[0]) * 1024,
-            "threads": int(fields["Threads"]),
-            "fds": len(os.listdir(f"/proc/{pid}/fd"))}
 
 
 def settle(pid, baseline, timeout):
