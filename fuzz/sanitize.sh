@@ -8,7 +8,7 @@
 # empty coverage hooks win, and libFuzzer would never see the extension's
 # counters.
 #   . fuzz/sanitize.sh && python -m pytest tests/   (from the repository root)
-preload="$(python -c 'import atheris; print(atheris.path())' 2>/dev/null)/asan_with_fuzzer.so"
+preload="$(python -c 'import atheris; print(atheris.path())' 2>/dev/null || true)/asan_with_fuzzer.so"
 if [ ! -f "$preload" ]; then
     echo "building atheris from source for asan_with_fuzzer.so (a few minutes)" >&2
     CC=clang CXX=clang++ python -m pip install --quiet --no-binary atheris --force-reinstall atheris >&2
