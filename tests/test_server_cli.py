@@ -255,3 +255,33 @@ def test_cli_static_files(run, tmp_path):
     server.wait_for("Running on")
     assert requests.get(f"http://127.0.0.1:{port}/files/hello.txt", timeout=5).text == "static hello"
     assert "fastcore is running" in requests.get(f"http://127.0.0.1:{port}/", timeout=5).text
+
+
+def test_cli_max_content_length(run):
+    port = _free_port()
+    server = run(*FASTCORE, "run", "--port", str(port), "--max-content-length", "2K")
+    server.wait_for("Running on")
+    url = f"http://127.0.0.1:{port}/upload"
+    too_big = requests.post(url, files={"file": ("big.txt", b"x" * 3000)}, timeout=5)
+    assert too_big.status_code == 413 and "larger than the limit of 2048 bytes" in too_big.text
+    fits = requests.post(url, files={"file": ("small.txt", b"x" * 1000)}, timeout=5)
+    assert fits.status_code == 200 and "1000 bytes" in fits.text
+
+
+@pytest.mark.parametrize("value, size", [("1048576", 1 << 20), ("512K", 512 << 10),
+                                         ("10m", 10 << 20), ("1G", 1 << 30)])
+def test_size_option_values(value, size):
+    from fastcore.cli import build_parser
+
+    args = build_parser().parse_args(["run", "--max-content-length", value])
+    assert args.max_content_length == size
+
+
+@pytest.mark.parametrize("value", ["", "K", "1.5M", "-1", "10T"])
+def test_size_option_refuses_what_is_not_a_size(value, capsys):
+    from fastcore.cli import build_parser
+
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["run", "--max-content-length", value])
+    assert exit_info.value.code == 2
+    assert "expected a size like" in capsys.readouterr().err
