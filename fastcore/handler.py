@@ -7,10 +7,11 @@ connection) or returns with the connection *parked*, for the server to watch
 and hand back when bytes arrive. So an idle or slow client never holds the
 server. Where the head was read by the server's loop and the server wants
 requests run in worker threads, ``handle()`` stops at a complete head with
-the connection *handed off*, and a worker calls it again. Each request is parsed by ``fastcore.parser``, run through the app,
-and answered with its status line, headers and first body bytes in one send;
-the framing (Content-Length, chunked, or close) decides whether the
-connection can serve another request.
+the connection *handed off*, and a worker calls it again. Each request is
+parsed by ``fastcore.parser``, run through the app, and answered with its
+status line, headers and first body bytes in one send; the framing
+(Content-Length, chunked, or close) decides whether the connection can serve
+another request.
 
 It subclasses Werkzeug's handler, so the hooks users override there
 (``make_environ``, ``log_request``, ``log``, ``address_string``,
