@@ -45,11 +45,10 @@ def test_keep_alive_reuses_the_connection(live_server, mode):
 @pytest.mark.parametrize("mode", MODES)
 def test_pipelined_requests_are_answered_in_order(live_server, mode):
     server = live_server("echo", mode)
-    sock = server.connect()
-    sock.sendall(b"GET /one HTTP/1.1\r\nHost: a\r\n\r\n"
-                 b"POST /two HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc"
-                 b"GET /three HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-    responses = read_responses(recv_until_closed(sock))
+    responses = read_responses(server.exchange(
+        b"GET /one HTTP/1.1\r\nHost: a\r\n\r\n"
+        b"POST /two HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc"
+        b"GET /three HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"))
     bodies = [json.loads(body) for _, _, body in responses]
     assert [b["PATH_INFO"] for b in bodies] == ["/one", "/two", "/three"]
     assert bodies[1]["body"] == "abc"
@@ -59,14 +58,11 @@ def test_pipelined_requests_are_answered_in_order(live_server, mode):
 @pytest.mark.parametrize("mode", MODES)
 def test_http10_closes_unless_keep_alive(live_server, mode):
     server = live_server("echo", mode)
-    sock = server.connect()
-    sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
-    [(status, headers, body)] = read_responses(recv_until_closed(sock))
+    [(status, headers, body)] = read_responses(server.exchange(b"GET / HTTP/1.0\r\n\r\n"))
     assert status == 200 and headers["Connection"] == "close"
     assert json.loads(body)["SERVER_PROTOCOL"] == "HTTP/1.0"
-    sock = server.connect()
-    sock.sendall(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n")
-    first, second = read_responses(recv_until_closed(sock))
+    first, second = read_responses(
+        server.exchange(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n"))
     assert first[1]["Connection"] == "keep-alive" and second[1]["Connection"] == "close"
 
 
@@ -89,9 +85,8 @@ def test_chunked_response_when_length_unknown(live_server, mode):
 @pytest.mark.parametrize("mode", MODES)
 def test_head_has_no_body(live_server, mode):
     server = live_server("echo", mode)
-    sock = server.connect()
-    sock.sendall(b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-    data = recv_until_closed(sock)
+    data = server.exchange(b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n"
+                           b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
     head_response, get_response = read_responses(data, methods=["HEAD", "GET"])
     assert head_response[2] == b"" and head_response[1]["Content-Length"]
     assert data.index(b"HTTP/1.1 200", 10) == data.index(b"\r\n\r\n") + 4, "HEAD sent a body"
@@ -115,10 +110,8 @@ def test_request_bodies(live_server, mode):
 @pytest.mark.parametrize("mode", MODES)
 def test_unread_body_is_drained_before_the_next_request(live_server, mode):
     server = live_server("echo", mode)
-    sock = server.connect()
-    sock.sendall(b"POST /?noread HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n{}GET /x HT"
-                 b"GET /next HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-    data = recv_until_closed(sock)
+    data = server.exchange(b"POST /?noread HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n{}GET /x HT"
+                           b"GET /next HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
     assert data.count(b"HTTP/1.1 200 OK") == 2
     assert b'"PATH_INFO": "/next"' in data
     assert b"400" not in data.split(b"\r\n")[0]
@@ -178,9 +171,7 @@ def test_bad_requests_get_their_status_and_the_server_goes_on(live_server, mode)
          b"GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n", b"400", b"conflicting"),
     ]
     for raw, status, reason in cases:
-        sock = server.connect()
-        sock.sendall(raw)
-        data = recv_until_closed(sock)
+        data = server.exchange(raw)
         status_line, _, rest = data.partition(b"\r\n")
         assert status_line.split()[1] == status, data
         assert b"Connection: close" in rest and reason in rest
@@ -203,9 +194,7 @@ def test_app_error_before_headers_is_a_500(live_server, mode):
 @pytest.mark.parametrize("mode", MODES)
 def test_app_error_after_headers_truncates(live_server, mode):
     server = live_server("fail_after", mode)
-    sock = server.connect()
-    sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-    data = recv_until_closed(sock)
+    data = server.exchange(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
     assert b"Transfer-Encoding: chunked" in data and b"first part" in data
     assert not data.endswith(b"0\r\n\r\n"), "a failed stream must not look complete"
     assert "boom after headers" in server.wait_log("boom after headers")
@@ -281,6 +270,48 @@ def test_threaded_mode_runs_requests_concurrently(live_server):
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_silent_partial_head_is_closed_and_logged(live_server, mode):
+    server = live_server("hello", mode, head_timeout=1, keep_alive_timeout=30)
+    sock = server.connect(timeout=5)
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n")  # and then nothing
+    assert recv_until_closed(sock, timeout=5) == b""
+    assert "request head not complete after 1" in server.wait_log("request head not complete")
+
+
+def test_partial_heads_take_no_thread(live_server):
+    # Threaded mode gives a connection a thread only once its head is whole,
+    # so clients that trickle heads (slowloris) cannot pile up threads.
+    server = live_server("hello", "threaded")
+    socks = [server.connect() for _ in range(50)]
+    for sock in socks:
+        sock.sendall(b"GET / HTTP/1.1\r\nHo")
+    time.sleep(0.3)
+    assert process_stats(server.proc.pid)["threads"] == 1
+    for sock in socks:
+        sock.sendall(b"st: a\r\nConnection: close\r\n\r\n")
+    for sock in socks:
+        assert recv_until_closed(sock).startswith(b"HTTP/1.1 200 OK")
+
+
+def test_listen_backlog_holds_a_burst_of_connections():
+    # Connections wait in the kernel's queue until the loop accepts them; a
+    # full queue drops new clients' SYNs and each stalls a second (Werkzeug's
+    # queue holds 128).
+    from fastcore.server import make_server
+
+    server = make_server("127.0.0.1", 0, lambda environ, start_response: [], threaded=True)
+    socks = []
+    try:
+        for _ in range(600):  # nobody accepts: the loop is not running
+            socks.append(socket.create_connection(("127.0.0.1", server.port), timeout=0.5))
+    finally:
+        for sock in socks:
+            sock.close()
+        server.server_close()
+    assert len(socks) == 600
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_slow_head_is_closed_after_head_timeout(live_server, mode):
     server = live_server("hello", mode, head_timeout=1, keep_alive_timeout=30)
     sock = server.connect(timeout=10)
@@ -318,9 +349,7 @@ def test_idle_keep_alive_is_closed_after_its_timeout(live_server, mode):
 def test_unix_socket(live_server, tmp_path):
     path = tmp_path / "fastcore.sock"
     server = live_server("echo", "threaded", host=f"unix://{path}")
-    sock = server.connect()
-    sock.sendall(b"GET /unix HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-    data = recv_until_closed(sock)
+    data = server.exchange(b"GET /unix HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
     assert b'"PATH_INFO": "/unix"' in data and b'"REMOTE_ADDR": "<local>"' in data
 
 
@@ -448,9 +477,8 @@ def test_stalled_body_read_is_dropped_after_body_timeout(live_server, mode):
 
 def test_app_headers_are_not_doubled(live_server):
     server = live_server("own_server_header", "single")
-    sock = server.connect()
-    sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-    [(status, headers, body)] = read_responses(recv_until_closed(sock))
+    [(status, headers, body)] = read_responses(
+        server.exchange(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"))
     assert status == 200 and body == b"ok"
     assert headers.get_all("Server") == ["mine"]
     assert len(headers.get_all("Date")) == 1 and headers["X-H19"] == "19"
