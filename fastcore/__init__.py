@@ -8,12 +8,12 @@ the parser.
 __version__ = "0.1.0"
 
 _SERVER_NAMES = {
-    "run_simple": "fastcore.server",
+    "run_simple": "fastcore.serving",
     "make_server": "fastcore.server",
     "BaseWSGIServer": "fastcore.server",
     "ThreadedWSGIServer": "fastcore.server",
     "ForkingWSGIServer": "fastcore.server",
-    "is_running_from_reloader": "fastcore.server",
+    "is_running_from_reloader": "fastcore.serving",
     "WSGIRequestHandler": "fastcore.handler",
     "patch_werkzeug": "fastcore.patch",
 }

@@ -186,7 +186,7 @@ def main(argv=None):
         app = load_app(args.app, factory=args.factory)
     except AppError as e:
         parser.exit(2, f"fastcore: error: {e}\n")
-    from fastcore.server import run_simple
+    from fastcore.serving import run_simple
 
     reload = args.debug if args.reload is None else args.reload
     run_simple(args.host, args.port, app, use_reloader=reload, use_debugger=args.debug,

@@ -16,7 +16,7 @@ def patch_werkzeug():
     import werkzeug
     import werkzeug.serving
 
-    from fastcore.server import run_simple
+    from fastcore.serving import run_simple
 
     werkzeug.serving.run_simple = run_simple
     werkzeug.run_simple = run_simple

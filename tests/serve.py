@@ -38,7 +38,7 @@ def main():
         print("UNIX", host[len("unix://"):], flush=True)
     else:
         print("PORT", server.port, flush=True)
-    from fastcore.server import _stop_on_signals
+    from fastcore.serving import _stop_on_signals
 
     _stop_on_signals(server)
     server.serve_forever()

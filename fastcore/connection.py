@@ -1,0 +1,228 @@
+"""One client connection: its socket, the bytes read ahead, and how to wait on it.
+
+Strategy: every socket is non-blocking, so a call never waits and no timeout
+is set on it (``settimeout`` would make CPython poll before every call). The
+loop reads only what arrived. A party that has to wait (a worker reading the
+rest of a request body, or sending to a slow client) tries the call first and
+waits in ``poll`` only when it says it would block, up to a deadline. So a
+request costs one ``recv`` and one ``send``.
+
+The connection also tells what became of it after a request, as a *fate*
+returned to whoever ran the request: ``KEEP_ALIVE`` (wait for the next
+request), ``CLOSE``, or ``LINGER`` (a refusal was sent: drop what the client
+still sends for a moment, then close; closing on unread bytes resets the
+connection, and a reset can destroy the refusal before the client reads it,
+RFC 9112 section 9.6).
+"""
+
+import os
+import select
+import socket
+import ssl
+import time
+
+__all__ = ["Connection", "TLSConnection", "KEEP_ALIVE", "CLOSE", "LINGER"]
+
+KEEP_ALIVE = "keep-alive"
+CLOSE = "close"
+LINGER = "linger"
+
+# What one read takes from the socket. A read that fills it may have left
+# more behind, which an edge-triggered poller will not report again.
+READ_SIZE = 65536
+# Lingering close: drop what arrives for this long, or this much, at most.
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 4 * 1024 * 1024
+
+if hasattr(select, "poll"):
+    def _ready(fd, write, timeout):
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT if write else select.POLLIN)
+        return bool(poller.poll(max(0.0, timeout) * 1000))
+else:  # Windows
+    def _ready(fd, write, timeout):
+        fds = [fd]
+        return any(select.select([] if write else fds, fds if write else [], [], max(0.0, timeout)))
+
+
+class Connection:
+    """A plain TCP or Unix connection (see the module docstring).
+
+    The owner of a connection (the loop, or the worker running its request)
+    is the only one that touches it; the loop tracks which one that is.
+    """
+
+    __slots__ = ("sock", "fd", "handler", "buffer", "away", "maybe_more", "deadlines",
+                 "linger_left")
+
+    def __init__(self, sock, handler):
+        sock.setblocking(False)
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.handler = handler  # the WSGIRequestHandler serving its requests
+        self.buffer = b""  # bytes read and not yet consumed
+        self.away = False  # a worker has it (the loop must not touch it)
+        self.maybe_more = False  # the socket may hold bytes no event announced
+        self.deadlines = None  # the loop's timer queue it is in, if any
+        self.linger_left = None  # bytes still to drop while lingering
+
+    # -- reading ----------------------------------------------------------------
+
+    def _recv(self, size):
+        """Bytes, b"" at EOF, or None when nothing is there yet."""
+        try:
+            return self.sock.recv(size)
+        except (BlockingIOError, InterruptedError):
+            return None
+
+    def receive(self):
+        """Read what arrived, without waiting, onto the buffer: the byte count,
+        0 at EOF (or a reset), None when nothing was there."""
+        try:
+            data = self._recv(READ_SIZE)
+        except OSError:
+            return 0
+        if data is None:
+            return None
+        self.maybe_more = len(data) == READ_SIZE
+        if self.buffer:
+            self.buffer += data
+        else:
+            self.buffer = data
+        return len(data)
+
+    def read_body(self, limit, timeout):
+        """Up to ``limit`` bytes from the buffer, else from the socket, waiting
+        up to ``timeout`` seconds for them; b"" at EOF."""
+        buffer = self.buffer
+        if buffer:
+            if len(buffer) <= limit:
+                self.buffer = b""
+                return buffer
+            self.buffer = buffer[limit:]
+            return buffer[:limit]
+        give_up = None
+        while True:
+            data = self._recv(limit)
+            if data is not None:
+                return data
+            if give_up is None:
+                give_up = time.monotonic() + timeout
+            if not _ready(self.fd, False, give_up - time.monotonic()):
+                raise socket.timeout("request body stalled")
+
+    def unread(self, data):
+        """Give back bytes read past the end of a body (a pipelined request)."""
+        if data:
+            self.buffer = bytes(data) + self.buffer
+
+    # -- writing ----------------------------------------------------------------
+
+    def _send(self, data):
+        """Bytes sent, or None when the socket cannot take any now."""
+        try:
+            return self.sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            return None
+
+    def send_all(self, data, timeout):
+        """Send all of ``data``, waiting up to ``timeout`` seconds whenever the
+        client does not take any of it."""
+        sent = self._send(data)
+        if sent == len(data):
+            return
+        view = memoryview(data)
+        while True:
+            if sent:
+                view = view[sent:]
+                if not view:
+                    return
+            elif not _ready(self.fd, True, timeout):
+                raise socket.timeout("response send stalled")
+            sent = self._send(view)
+
+    def sendfile(self, file, offset, count, timeout):
+        """Send ``count`` bytes of ``file`` from ``offset`` with os.sendfile."""
+        fileno = file.fileno()
+        while count > 0:
+            try:
+                sent = os.sendfile(self.fd, fileno, offset, count)
+            except (BlockingIOError, InterruptedError):
+                if not _ready(self.fd, True, timeout):
+                    raise socket.timeout("response send stalled") from None
+                continue
+            if sent == 0:
+                break  # the file is shorter than it said
+            offset += sent
+            count -= sent
+
+    can_sendfile = hasattr(os, "sendfile")
+
+    # -- ending -------------------------------------------------------------------
+
+    def start_linger(self):
+        """After a refusal: stop sending, then drop what arrives (see
+        ``discard``). False when this connection cannot linger."""
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            return False
+        self.buffer = b""
+        self.linger_left = LINGER_BYTES
+        return True
+
+    def discard(self):
+        """Drop what arrived while lingering: whether to go on lingering."""
+        while True:
+            try:
+                data = self._recv(READ_SIZE)
+            except OSError:
+                return False
+            if data is None:
+                return True
+            self.linger_left -= len(data)
+            if not data or self.linger_left <= 0:
+                return False
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class TLSConnection(Connection):
+    """A connection after its TLS handshake. OpenSSL reads whole records, so
+    a read may hold decrypted bytes no poller sees (``pending``): they are
+    read at once. It does not linger (shutting down the write side of a TLS
+    stream is not a TLS close) and does not use sendfile (the bytes must be
+    encrypted)."""
+
+    __slots__ = ()
+    can_sendfile = False
+
+    def _recv(self, size):
+        try:
+            return self.sock.recv(size)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return None
+        except ssl.SSLEOFError:
+            return b""
+
+    def receive(self):
+        got = super().receive()
+        while got and self.sock.pending():
+            more = super().receive()
+            if not more:
+                break
+            got += more
+        return got
+
+    def _send(self, data):
+        try:
+            return self.sock.send(data)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return None
+
+    def start_linger(self):
+        return False

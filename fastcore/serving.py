@@ -1,0 +1,146 @@
+"""run_simple and the signals around it: Werkzeug's entry point, served by fastcore.
+
+SIGTERM and SIGINT stop accepting, let the requests in flight finish and exit
+0, in the reloader's parent and child alike (Werkzeug's parent dies at once
+and leaves the child serving).
+"""
+
+import os
+import signal
+import sys
+import threading
+
+from werkzeug._internal import _log
+from werkzeug.serving import _ansi_style, is_running_from_reloader
+
+from fastcore.server import make_server
+
+__all__ = ["run_simple", "is_running_from_reloader"]
+
+
+def _stop_on_signals(server, then_exit=False):
+    """SIGTERM and SIGINT stop accepting and let in-flight requests finish.
+
+    With ``then_exit`` (the reloader's child, whose main thread runs the file
+    watcher while a thread serves), the handler also waits for the server to
+    stop and exits 0.
+    """
+    def stop(signum, frame):
+        if then_exit:
+            server.shutdown()
+            sys.exit(0)
+        server.request_stop()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+
+
+def _forward_signals_to_children():
+    """In the reloader's parent: pass SIGTERM/SIGINT on to the serving child,
+    wait for it to finish its requests, and exit 0 (Werkzeug's parent would
+    die at once and leave the child running)."""
+    def forward(signum, frame):
+        children = _child_pids()
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for pid in children:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+        sys.exit(0)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, forward)
+        signal.signal(signal.SIGINT, forward)
+
+
+def _child_pids():
+    """This process's children, from /proc (Linux); none elsewhere."""
+    me = str(os.getpid())
+    pids = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return pids
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me:
+            pids.append(int(entry))
+    return pids
+
+
+def run_simple(hostname, port, application, use_reloader=False, use_debugger=False,
+               use_evalex=True, extra_files=None, exclude_patterns=None, reloader_interval=1,
+               reloader_type="auto", threaded=False, processes=1, request_handler=None,
+               static_files=None, passthrough_errors=False, ssl_context=None, **options):
+    """Start a development server for ``application``: Werkzeug's run_simple,
+    with the same parameters and behaviour, served by fastcore.
+
+    :param hostname: a host name, IPv4 or IPv6 address, or ``unix://PATH``.
+    :param port: the port; 0 picks a free one (the banner shows it).
+    :param application: the WSGI application.
+    :param use_reloader: restart the server when a module or ``extra_files`` changes.
+    :param use_debugger: wrap the app in Werkzeug's interactive debugger.
+    :param use_evalex: allow the debugger's console.
+    :param extra_files: more files the reloader watches.
+    :param exclude_patterns: fnmatch patterns of files the reloader ignores.
+    :param reloader_interval: seconds between the stat reloader's checks.
+    :param reloader_type: ``"auto"``, ``"stat"`` or ``"watchdog"``.
+    :param threaded: serve each active connection in a thread.
+    :param processes: serve each connection in a child process, at most this many.
+    :param request_handler: a WSGIRequestHandler subclass.
+    :param static_files: URL prefix -> directory, served by SharedDataMiddleware.
+    :param passthrough_errors: let app errors crash the server instead of a 500.
+    :param ssl_context: an SSLContext, a (cert, key) tuple, or ``"adhoc"``.
+    """
+    if not isinstance(port, int):
+        raise TypeError("port must be an integer")
+    if static_files:
+        from werkzeug.middleware.shared_data import SharedDataMiddleware
+
+        application = SharedDataMiddleware(application, static_files)
+    if use_debugger:
+        from werkzeug.debug import DebuggedApplication
+
+        application = DebuggedApplication(application, evalex=use_evalex)
+        application.trusted_hosts.append(hostname)
+
+    fd = int(os.environ["WERKZEUG_SERVER_FD"]) if is_running_from_reloader() else None
+    srv = make_server(hostname, port, application, threaded, processes, request_handler,
+                      passthrough_errors, ssl_context, fd=fd, **options)
+    srv.socket.set_inheritable(True)
+    os.environ["WERKZEUG_SERVER_FD"] = str(srv.fileno())
+    for sock in srv.extra_sockets:
+        sock.set_inheritable(True)
+        os.environ["FASTCORE_SERVER_FD6"] = str(sock.fileno())
+    if not is_running_from_reloader():
+        srv.log_startup()
+        _log("info", _ansi_style("Press CTRL+C to quit", "yellow"))
+
+    if use_reloader:
+        from werkzeug._reloader import run_with_reloader
+
+        if is_running_from_reloader():
+            _stop_on_signals(srv, then_exit=True)
+        else:
+            _forward_signals_to_children()
+        try:
+            run_with_reloader(srv.serve_forever, extra_files=extra_files,
+                              exclude_patterns=exclude_patterns, interval=reloader_interval,
+                              reloader_type=reloader_type)
+        finally:
+            srv.server_close()
+    else:
+        _stop_on_signals(srv)
+        srv.serve_forever()
