@@ -11,7 +11,11 @@ Werkzeug's before it is timed, and a mismatch is reported instead of timed.
 *server*: each server alone in one process pinned to CPU 0, the load
 generator on CPU 1 (wrk when installed, else a bounded Python client),
 warm-up first, then repeats: requests/s, p50 and p99 latency and the server's
-peak RSS, median and spread. Peers that are not installed are skipped with a
+peak RSS, median and spread; for fastcore also system calls, futex calls and
+context switches per request (``perf stat`` on its PID in the middle of each
+run; skipped with a line where perf cannot read the tracepoints). Each server
+runs as its users run it: fastcore through its CLI (threads and access log
+on), granian with its defaults (no access log). Peers that are not installed are skipped with a
 line saying how to get them. Every process started is stopped by its PID,
 also on Ctrl+C. Only 127.0.0.1 is ever contacted.
 """
@@ -63,12 +67,12 @@ CHUNK_SIZES = (64, 4096, 65536)
 
 _PY = "import sys\nsys.path.insert(0, {here!r})\nfrom load_apps import {app} as app\n"
 SERVERS = {  # name -> (module that must import, pip name, how to start it)
+    # fastcore as its users run it: the CLI's defaults (threads, access log on).
     "fastcore_threaded": ("fastcore", "fastcore-wsgi",
-                          _PY + "from fastcore import run_simple\n"
-                                "run_simple('127.0.0.1', {port}, app, threaded=True)"),
+                          ["-m", "fastcore", "run", "load_apps:{app}", "--port", "{port}"]),
     "fastcore_single": ("fastcore", "fastcore-wsgi",
-                        _PY + "from fastcore import run_simple\n"
-                              "run_simple('127.0.0.1', {port}, app, threaded=False)"),
+                        ["-m", "fastcore", "run", "load_apps:{app}", "--port", "{port}",
+                         "--no-threads"]),
     "werkzeug_threaded": ("werkzeug", "werkzeug",
                           _PY + "from werkzeug.serving import run_simple\n"
                                 "run_simple('127.0.0.1', {port}, app, threaded=True)"),
@@ -83,9 +87,10 @@ SERVERS = {  # name -> (module that must import, pip name, how to start it)
     "gunicorn_gthread": ("gunicorn", "gunicorn",
                          ["-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", "4",
                           "--access-logfile", "-", "-b", "127.0.0.1:{port}", "load_apps:{app}"]),
+    # granian as its users run it: its defaults (no access log).
     "granian": ("granian", "granian",
                 ["-m", "granian", "--interface", "wsgi", "--workers", "1", "--host", "127.0.0.1",
-                 "--port", "{port}", "--access-log", "load_apps:{app}"]),
+                 "--port", "{port}", "load_apps:{app}"]),
     "bjoern": ("bjoern", "bjoern", _PY + "import bjoern\nbjoern.run(app, '127.0.0.1', {port})"),
 }
 APPS = ("hello", "flask_hello", "big", "upload")
@@ -378,8 +383,63 @@ def server_matrix(args):
     return matrix
 
 
+PERF_EVENTS = {"raw_syscalls:sys_enter": "syscalls", "syscalls:sys_enter_futex": "futex",
+               "context-switches": "context_switches"}
+
+
+def perf_available():
+    """Whether perf can count the system-call tracepoints here."""
+    if not shutil.which("perf"):
+        return False
+    out = subprocess.run(["perf", "stat", "-x,", "-e", ",".join(PERF_EVENTS), "true"],
+                         capture_output=True, text=True)
+    return out.returncode == 0 and "not supported" not in out.stderr and "<not" not in out.stderr
+
+
+def count_events(pid, seconds):
+    """perf stat's counts of PERF_EVENTS for the threads of ``pid``, over ``seconds``."""
+    out = subprocess.run(["perf", "stat", "-x,", "-e", ",".join(PERF_EVENTS), "-p", str(pid),
+                          "sleep", f"{seconds:g}"], capture_output=True, text=True,
+                         timeout=seconds + 30).stderr
+    counts = {}
+    for line in out.splitlines():
+        fields = line.split(",")
+        if len(fields) > 2 and fields[2] in PERF_EVENTS and fields[0].isdigit():
+            counts[PERF_EVENTS[fields[2]]] = int(fields[0])
+    return counts
+
+
+def _counted_load(load, port, app, connections, keep_alive, duration, pid):
+    """One load run while perf counts the server's system calls in its middle
+    (from 0.5 s in, for duration - 1 s); per-request figures added to the run."""
+    import threading
+
+    counted = {}
+    seconds = max(duration - 1.0, 0.5)
+
+    def count():
+        time.sleep(0.5)
+        counted.update(count_events(pid, seconds))
+
+    counter = threading.Thread(target=count)
+    counter.start()
+    run = load(port, app, connections, keep_alive, duration)
+    counter.join()
+    requests_counted = run["rps"] * seconds
+    if counted and requests_counted:
+        for name, value in counted.items():
+            run[f"{name}_per_request"] = value / requests_counted
+    return run
+
+
 def run_server_section(args, progress, results, matrix, processes):
     load = run_wrk if args.load_client == "wrk" else run_python_client
+    fastcore = any(server.startswith("fastcore") for server, _, _ in matrix)
+    counting = fastcore and args.duration >= 2 and perf_available()
+    if fastcore and not counting:
+        print("  system calls per request: skipped ("
+              + ("runs shorter than 2 s" if args.duration < 2
+                 else "perf cannot read the tracepoints here") + ")")
     for server, app, load_name in matrix:
         connections, keep_alive = LOADS[load_name]
         progress.step(f"server {server} · {app} · {load_name}")
@@ -392,7 +452,11 @@ def run_server_section(args, progress, results, matrix, processes):
                 processes.add(proc)
                 try:
                     load(port, app, connections, keep_alive, args.warmup)
-                    run = load(port, app, connections, keep_alive, args.duration)
+                    if counting and server.startswith("fastcore"):
+                        run = _counted_load(load, port, app, connections, keep_alive,
+                                            args.duration, proc.pid)
+                    else:
+                        run = load(port, app, connections, keep_alive, args.duration)
                     run["peak_rss_kib"] = peak_rss_kib(proc.pid)
                     entry["runs"].append(run)
                 finally:
@@ -407,6 +471,11 @@ def run_server_section(args, progress, results, matrix, processes):
             for key in ("p50_ms", "p99_ms", "peak_rss_kib"):
                 values = [r[key] for r in entry["runs"] if r[key] is not None]
                 entry[key] = statistics.median(values) if values else None
+            for name in PERF_EVENTS.values():
+                values = [r[f"{name}_per_request"] for r in entry["runs"]
+                          if f"{name}_per_request" in r]
+                if values:
+                    entry[f"{name}_per_request"] = statistics.median(values)
         results.append(entry)
 
 
@@ -461,8 +530,13 @@ def print_tables(results, write=print):
             rss = f"{row['peak_rss_kib'] / 1024:6.1f} MiB" if row.get("peak_rss_kib") else ""
             p50 = f"{row['p50_ms']:.2f}" if row.get("p50_ms") is not None else "-"
             p99 = f"{row['p99_ms']:.2f}" if row.get("p99_ms") is not None else "-"
+            calls = ""
+            if "syscalls_per_request" in row:
+                calls = (f"  {row['syscalls_per_request']:.2f} syscalls/req"
+                         f" ({row.get('futex_per_request', 0):.2f} futex,"
+                         f" {row.get('context_switches_per_request', 0):.2f} cs)")
             write(f"    {row['server']:<18}{row['rps']:9.0f} ({row['rps_min']:.0f}-{row['rps_max']:.0f})"
-                  f"  p50 {p50} ms  p99 {p99} ms  {rss}  {ratio}")
+                  f"  p50 {p50} ms  p99 {p99} ms  {rss}  {ratio}{calls}")
 
 
 # One colour per implementation, the same in every panel.

@@ -65,20 +65,20 @@ class WSGIRequestHandler(_WerkzeugHandler):
 
     # -- serving -------------------------------------------------------------------
 
-    def handle(self, conn, head):
-        """Serve the request ``head`` (complete in ``conn.buffer``) and those
-        buffered behind it; the connection's fate."""
-        limits = self.server.limits
-        while True:
-            fate = self.handle_one_request(conn, head)
-            if fate is not KEEP_ALIVE or not conn.buffer:
-                return fate
+    def handle(self, conn, head=None):
+        """Serve the request ``head`` (complete in ``conn.buffer``; None: the
+        next one there, if complete) and those buffered behind it; the
+        connection's fate."""
+        fate = KEEP_ALIVE if head is None else self.handle_one_request(conn, head)
+        while fate is KEEP_ALIVE and conn.buffer:
             try:
-                head = parse_request(conn.buffer, limits=limits)
+                head = parse_request(conn.buffer, limits=self.server.limits)
             except ParseError as e:
                 return self.refuse(conn, e)
             if head is None:
-                return fate  # part of the next head: the loop waits for the rest
+                break  # part of the next head: the loop waits for the rest
+            fate = self.handle_one_request(conn, head)
+        return fate
 
     def handle_one_request(self, conn, head):
         conn.buffer = conn.buffer[head.size:]

@@ -1,30 +1,44 @@
-"""Moving the loop off a thread that is stuck in an app (threaded mode).
+"""Threaded mode's loop: it moves off a thread that is stuck in an app.
 
-Strategy: in threaded mode the loop runs each complete request on its own
-thread, as in single mode, so a request costs no hand-off between threads:
-no wake-up, no context switch, no GIL passed back and forth, which cost a
-thread-per-request design half its speed here. An app that runs longer than
-``after`` seconds (it sleeps, waits on I/O or a slow client, or computes)
-would hold up every other connection, so this monitor watches the request the
-loop is running. Once it has run that long, the monitor takes the loop from
-that thread, which finishes the request as a worker and gives the connection
-back, and starts the loop on another thread from the pool. Tokio's
+Strategy: the loop runs each complete request on its own thread, as in
+single mode, so a request costs no hand-off between threads: no wake-up, no
+context switch, no GIL passed back and forth (a thread-per-request design
+measured half the speed here). An app that runs longer than ``after``
+seconds (it sleeps, waits on I/O or a slow client, or computes) would hold up
+every other connection, so a monitor thread watches the request the loop is
+running, each pipelined request timed on its own. Once one has run that
+long and another connection needs the loop (or it has run ``AT_MOST``
+seconds), the monitor takes the loop from that thread, which finishes its
+connection's buffered requests as a worker and gives the connection back,
+and starts the loop on another thread from the pool. When the stuck request
+is done, the loop goes back to the thread that called ``run`` at its next
+turn, and the other thread retires from the pool. Tokio's
 ``block_in_place`` and Go's scheduler move their event loops off blocked
 threads the same way.
 
-The monitor thread ends once no request has started for ``QUIET`` seconds,
-and the next request starts a new one, so an idle server has no thread but
-its own and never wakes.
+Past ``max_workers`` requests running at once, complete requests wait, their
+connections accepted and parked. The monitor thread ends once no request has
+started for ``QUIET`` seconds, and the next request starts a new one, so an
+idle server has no thread but its own and never wakes.
 """
 
+import collections
 import threading
 import time
 
-__all__ = ["Monitor"]
+from fastcore.connection import CLOSE, KEEP_ALIVE
+from fastcore.errors import ParseError
+from fastcore.loop import Loop, MovedOff
+from fastcore.parser import parse_request
+
+__all__ = ["ThreadedLoop"]
 
 
-class Monitor:
+class _Monitor:
     QUIET = 1.0
+    # A request over the limit keeps the loop while no other connection needs
+    # it, up to this many seconds (then timers are due too).
+    AT_MOST = 0.05
 
     def __init__(self, loop, after):
         self._loop = loop
@@ -46,11 +60,13 @@ class Monitor:
         seen = loop.started
         quiet_since = time.monotonic()
         while True:
-            time.sleep(after / 2)
+            time.sleep(after)
             now = time.monotonic()
             running = loop.running  # (since, claim) of the request on the loop, or None
-            if running is not None and now - running[0] >= after:
-                loop.move_off(running[1])
+            if running is not None:
+                ran = now - running[0]
+                if ran >= after and (ran >= self.AT_MOST or loop.has_work_waiting()):
+                    loop.move_off(running[1])
             if loop.started != seen:
                 seen = loop.started
                 quiet_since = now
@@ -60,3 +76,129 @@ class Monitor:
                     if loop.started == seen:
                         self._alive = False
                         return
+
+
+class ThreadedLoop(Loop):
+    """The loop of threaded mode (see the module docstring).
+
+    :param pool: the WorkerPool the loop moves to (and TLS handshakes run in).
+    :param after: seconds a request may run on the loop's thread.
+    :param max_workers: the most requests running at once.
+    """
+
+    def __init__(self, *, after, max_workers, **options):
+        super().__init__(**options)
+        self._monitor = _Monitor(self, after)
+        self._max_running = max_workers
+        self._waiting = collections.deque()  # (conn, head) waiting for a free worker
+        self.running = None  # (since, claim) of the request running on the loop
+        self.started = 0  # requests started on the loop
+        self._home_waiting = False  # run()'s thread waits to take the loop back
+        self._come_home = threading.Event()
+
+    def run(self, poll_interval=0.5, grace_period=10.0, until_empty=False):
+        self._poll_interval = poll_interval
+        self._grace_period = grace_period
+        self._until_empty = until_empty
+        try:
+            while not self._turns():
+                # The loop left while a request ran here; it comes back at its
+                # next turn once that request is done.
+                self._home_waiting = True
+                self._come_home.wait()
+                self._come_home.clear()
+                if self._finished.is_set():
+                    return
+        except BaseException:  # Ctrl+C with no signal handler installed
+            self.stop()
+            self._finished.wait(grace_period)
+            raise
+
+    def _take_over(self):
+        """In a pool thread: run the loop from where its last thread left it."""
+        self._turns(home=False)
+
+    def _leave(self):
+        if self._home_waiting:
+            self._home_waiting = False
+            self._come_home.set()
+            return True
+        return False
+
+    def _end(self):
+        super()._end()
+        self._come_home.set()
+
+    def has_work_waiting(self):
+        """Whether other connections need the loop (the monitor's thread)."""
+        return bool(self._events or self._ready or self._handbacks) or self._poller.has_events()
+
+    def move_off(self, claim):
+        """The monitor's thread: move the loop off the thread that has run the
+        request in ``claim`` for too long, unless it has just finished. No
+        thread runs the loop until the next one starts."""
+        try:
+            conn = claim.pop()
+        except IndexError:
+            return
+        self.running = None
+        conn.away = True
+        self._away += 1
+        self._poller.pause(conn.fd)
+        self._pool.submit(self._take_over, force=True)
+
+    def _run(self, conn, head):
+        if self._away >= self._max_running:
+            conn.away = True  # not read until its turn comes
+            self._poller.pause(conn.fd)
+            self._waiting.append((conn, head))
+            return
+        while True:
+            claim = [conn]
+            self.running = (time.monotonic(), claim)
+            self.started += 1
+            self._monitor.poke()
+            fate = CLOSE
+            try:
+                fate = self._serve(conn, head, rest=False)
+            finally:
+                try:
+                    claim.pop()
+                except IndexError:
+                    self._moved_off(conn, fate)
+                self.running = None
+            if fate is not KEEP_ALIVE or not conn.buffer:
+                break
+            try:
+                head = parse_request(conn.buffer, limits=self._limits)
+            except ParseError as e:
+                fate = conn.handler.refuse(conn, e, timeout=0)
+                break
+            if head is None:
+                break
+        self._settle(conn, fate)
+
+    def _moved_off(self, conn, fate):
+        """On a thread the loop has left: finish this connection's buffered
+        requests, hand it to the loop, and touch nothing else of the loop's."""
+        if fate is KEEP_ALIVE and conn.buffer:
+            fate = self._serve(conn, None)
+        self.give_back(conn, fate)
+        raise MovedOff
+
+    def _start_waiting(self):
+        while self._waiting and self._away < self._max_running:
+            conn, head = self._waiting.popleft()
+            conn.away = False
+            self._poller.resume(conn.fd)
+            self._run(conn, head)
+
+    def _has_work(self):
+        return bool(self._ready) or bool(self._waiting and self._away < self._max_running)
+
+    def _close_idle(self):
+        while self._waiting:
+            conn, _ = self._waiting.popleft()
+            conn.away = False
+            self._poller.resume(conn.fd)
+        super()._close_idle()

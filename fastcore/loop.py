@@ -4,20 +4,16 @@ Strategy: the loop waits on one poller (see ``poller``) for the listening
 sockets and every connection it holds. It accepts in batches, reads what
 arrived on each ready connection (never waiting: the sockets are
 non-blocking) and parses the head as it grows. A connection whose head is
-complete runs its request right there, on the loop's thread, and then the
-loop acts on the connection's fate (see ``connection``) and goes on.
-
-In threaded mode a monitor (see ``handoff``) moves the loop to another thread
-when a request has run on it for longer than ``handoff_after``: the thread it
-leaves finishes that request as a worker and gives the connection back with
-its fate, waking the loop only when it has something to do at once. The loop
-is an object, not a thread: whichever thread runs it owns its state, and
-hands over the events it has not processed yet. Past ``max_workers`` requests
-running at once, complete requests wait (their connections still accepted).
+complete runs its request, and those pipelined behind it, right there on the
+loop's thread; then the loop acts on the connection's fate (see
+``connection``) and goes on. Threaded mode's loop (``handoff``) moves to
+another thread when a request runs long; connections come back from other
+threads as hand-backs, which wake the loop only when it has something to do
+at once. The loop is an object, not a thread: whichever thread runs it owns
+its state, including the events it has not processed yet.
 
 Deadlines (a head still arriving, an idle keep-alive connection, a lingering
-close) live in three queues, one per duration, in deadline order, so the
-loop finds what expired by looking at their fronts.
+close) live in three queues (see ``deadlines``).
 """
 
 import collections
@@ -27,97 +23,53 @@ import time
 
 from fastcore.access_log import access_log
 from fastcore.connection import CLOSE, KEEP_ALIVE, LINGER, LINGER_SECONDS
+from fastcore.deadlines import Deadlines, cancel
 from fastcore.errors import ParseError
-from fastcore.handoff import Monitor
 from fastcore.parser import parse_request
 from fastcore.poller import Poller
 
-__all__ = ["Loop"]
+__all__ = ["Loop", "MovedOff"]
 
 _ADOPT = "adopt"  # a hand-back that is a new connection (after its TLS handshake)
 
 
-class _MovedOff(Exception):
+class MovedOff(Exception):
     """Raised on a thread the loop has moved off, once its request is done."""
-
-
-class _Deadlines:
-    """Connections waiting out one duration. Each deadline is "now + seconds"
-    when it is set, so insertion order is deadline order."""
-
-    def __init__(self, seconds):
-        self.seconds = seconds
-        self.due = {}  # Connection -> deadline (time.monotonic)
-
-    def start(self, conn):
-        cancel(conn)
-        self.due[conn] = time.monotonic() + self.seconds
-        conn.deadlines = self
-
-    def first(self):
-        for deadline in self.due.values():
-            return deadline
-        return None
-
-    def expired(self, now):
-        gone = []
-        for conn, deadline in self.due.items():
-            if deadline > now:
-                break
-            gone.append(conn)
-        for conn in gone:
-            cancel(conn)
-        return gone
-
-
-def cancel(conn):
-    if conn.deadlines is not None:
-        del conn.deadlines.due[conn]
-        conn.deadlines = None
 
 
 class Loop:
     """See the module docstring.
 
-    :param serve: ``serve(conn, head) -> fate``: runs the requests of a
-        connection whose head is complete (the server's handler).
-    :param pool: a WorkerPool for TLS handshakes and, in threaded mode, for
-        the threads the loop moves to; or None.
-    :param handoff_after: threaded mode: seconds a request may run on the
-        loop's thread before the loop moves on; None for single mode.
+    :param serve: ``serve(conn, head, rest=True) -> fate``: runs the request
+        of a connection whose head is complete and, with ``rest``, those
+        buffered behind it (the server's handler).
+    :param pool: a WorkerPool (TLS handshakes), or None.
     :param on_listener: called with a listening socket that has connections
         to accept (the server accepts them and ``add``s or ``adopt``s them).
     :param service_actions: called once per turn.
     """
 
     def __init__(self, *, limits, head_timeout, keep_alive_timeout, serve, pool, on_listener,
-                 service_actions, handoff_after=None, max_workers=1):
+                 service_actions):
         self._limits = limits
         self._serve = serve
         self._pool = pool
         self._on_listener = on_listener
         self._service_actions = service_actions
-        self._max_running = max_workers
-        self._monitor = Monitor(self, handoff_after) if handoff_after else None
         self._poller = Poller()
         self._conns = {}  # fd -> Connection: those on the loop and those away
         self._listeners = {}  # fd -> listening socket
         self._events = collections.deque()  # polled, not yet processed
         self._ready = collections.deque()  # connections to read without an event
-        self._waiting = collections.deque()  # (conn, head) waiting for max_workers
         self._handbacks = collections.deque()  # (conn, fate) from other threads
         self._away = 0  # connections whose request runs off the loop
-        self.running = None  # (since, claim) of the request running on the loop
-        self.started = 0  # requests started on the loop
         self._sleeping = False
         self._stopping = False
         self._give_up = None  # when stopping: the end of the grace period
         self._finished = threading.Event()
-        self._home_waiting = False  # run()'s thread waits to take the loop back
-        self._come_home = threading.Event()
-        self._head = _Deadlines(head_timeout)
-        self._idle = _Deadlines(keep_alive_timeout)
-        self._linger = _Deadlines(LINGER_SECONDS)
+        self._head = Deadlines(head_timeout)
+        self._idle = Deadlines(keep_alive_timeout)
+        self._linger = Deadlines(LINGER_SECONDS)
         self._queues = (self._head, self._idle, self._linger)
         self._wake_r, self._wake_w = socket.socketpair()
         for sock in (self._wake_r, self._wake_w):
@@ -165,54 +117,24 @@ class Loop:
         self._stopping = True
         self._wake()
 
-    def move_off(self, claim):
-        """The monitor's thread: move the loop off the thread that has run the
-        request in ``claim`` for too long, unless it has just finished."""
-        try:
-            conn = claim.pop()
-        except IndexError:
-            return
-        conn.away = True
-        self._away += 1
-        self._pool.submit(self._take_over, force=True)
-
     # -- the turns --------------------------------------------------------------------
 
     def run(self, poll_interval=0.5, grace_period=10.0, until_empty=False):
         """Serve until ``stop()`` (and the requests in flight end, at most
         ``grace_period`` seconds later) or, with ``until_empty``, until no
-        connection is left; from whichever threads the loop moves to."""
+        connection is left."""
         self._poll_interval = poll_interval
         self._grace_period = grace_period
         self._until_empty = until_empty
-        try:
-            while not self._turns():
-                # The loop moved to another thread while a request ran here;
-                # it comes back at its next turn, and that thread retires.
-                self._home_waiting = True
-                self._come_home.wait()
-                self._come_home.clear()
-                if self._finished.is_set():
-                    return
-        except BaseException:  # Ctrl+C with no signal handler installed
-            self.stop()
-            self._finished.wait(grace_period)
-            raise
-
-    def _take_over(self):
-        """In a pool thread: run the loop from where its last thread left it."""
-        self._turns(home=False)
+        self._turns()
 
     def _turns(self, home=True):
-        """Run turns until the loop ends (True) or moves to another thread
-        (False); on a thread not its home, only until its home can take it back."""
+        """Run turns until the loop ends (True) or leaves this thread (False)."""
         conns, listeners, events = self._conns, self._listeners, self._events
         hangup = self._poller.HANGUP
         try:
             while True:
-                if self._home_waiting and not home:
-                    self._home_waiting = False
-                    self._come_home.set()
+                if not home and self._leave():
                     return False
                 if not events:
                     if self._ended():
@@ -238,12 +160,9 @@ class Loop:
                     conn = ready.popleft()
                     if conns.get(conn.fd) is conn and not conn.away:
                         self._readable(conn)
-                while self._waiting and self._away < self._max_running:
-                    conn, head = self._waiting.popleft()
-                    conn.away = False
-                    self._run(conn, head)
+                self._start_waiting()
                 self._after_turn()
-        except _MovedOff:
+        except MovedOff:
             return False
         except BaseException:
             self._end()
@@ -264,7 +183,17 @@ class Loop:
 
     def _end(self):
         self._finished.set()
-        self._come_home.set()
+
+    def _leave(self):
+        """Whether to leave this thread, which is not the loop's home."""
+        return False
+
+    def _start_waiting(self):
+        """Start requests that waited for a free worker (threaded mode)."""
+
+    def _has_work(self):
+        """Whether the loop has work without polling for events."""
+        return bool(self._ready)
 
     def _poll(self):
         now = time.monotonic()
@@ -274,9 +203,7 @@ class Loop:
             if first is not None and (earliest is None or first < earliest):
                 earliest = first
         self._earliest = earliest
-        timeout = self._poll_interval
-        if self._ready or (self._waiting and self._away < self._max_running):
-            timeout = 0
+        timeout = 0 if self._has_work() else self._poll_interval
         if earliest is not None:
             timeout = min(timeout, earliest - now)
         due = access_log.due(now)
@@ -302,8 +229,6 @@ class Loop:
         for conn in list(self._conns.values()):
             if not conn.away:
                 self._close(conn)
-        for conn, _ in self._waiting:
-            conn.close()
         self._poller.close()
         self._wake_r.close()
         self._wake_w.close()
@@ -337,35 +262,11 @@ class Loop:
                 self._ready.append(conn)
             return
         cancel(conn)
-        if self._monitor is not None and self._away >= self._max_running:
-            conn.away = True  # not read until its turn comes
-            self._waiting.append((conn, head))
-            return
         self._run(conn, head)
 
     def _run(self, conn, head):
-        """Run the request here. In threaded mode the monitor may move the loop
-        to another thread meanwhile: then give the connection back to it."""
-        if self._monitor is None:
-            self._settle(conn, self._serve(conn, head))
-            return
-        claim = [conn]
-        self.running = (time.monotonic(), claim)
-        self.started += 1
-        self._monitor.poke()
-        fate = CLOSE
-        try:
-            fate = self._serve(conn, head)
-        finally:
-            try:
-                claim.pop()
-            except IndexError:
-                # The loop runs on another thread now: hand the connection to
-                # it, and touch nothing else of the loop's.
-                self.give_back(conn, fate)
-                raise _MovedOff from None
-            self.running = None
-        self._settle(conn, fate)
+        """Run the request here, and those buffered behind it (pipelining)."""
+        self._settle(conn, self._serve(conn, head))
 
     def _settle(self, conn, fate):
         """Act on a connection's fate after a request."""
@@ -401,10 +302,6 @@ class Loop:
         for fd in list(self._listeners):
             self._poller.remove(fd)
             del self._listeners[fd]
-        while self._waiting:
-            conn, _ = self._waiting.popleft()
-            conn.away = False
-            self._close(conn)
         for conn in list(self._conns.values()):
             if not conn.away:
                 self._close(conn)

@@ -49,6 +49,10 @@ class _EdgePoller:
     def poll(self, timeout):
         return self._epoll.poll(timeout)
 
+    def has_events(self):
+        """Whether a poll would return events now (from any thread)."""
+        return bool(select.select([self._epoll.fileno()], [], [], 0)[0])
+
     def close(self):
         self._epoll.close()
 
@@ -80,6 +84,13 @@ class _LevelPoller:
 
     def poll(self, timeout):
         return [(key.fd, events) for key, events in self._selector.select(timeout)]
+
+    def has_events(self):
+        try:
+            fd = self._selector.fileno()  # kqueue, devpoll
+        except AttributeError:
+            return True  # cannot tell: assume so
+        return bool(select.select([fd], [], [], 0)[0])
 
     def close(self):
         self._selector.close()

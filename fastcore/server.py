@@ -25,6 +25,7 @@ from werkzeug.serving import ForkingMixIn, generate_adhoc_ssl_context, load_ssl_
 from fastcore.access_log import access_log, emit
 from fastcore.connection import CLOSE, Connection, TLSConnection
 from fastcore.handler import WSGIRequestHandler
+from fastcore.handoff import ThreadedLoop
 from fastcore.limits import DEFAULT_LIMITS
 from fastcore.loop import Loop
 from fastcore.pool import WorkerPool
@@ -155,12 +156,13 @@ class BaseWSGIServer(_WerkzeugServer):
         return WorkerPool(self.max_workers, self.worker_idle, self._pool_fault)
 
     def _make_loop(self, threaded):
-        return Loop(limits=self.limits, head_timeout=self.head_timeout,
-                    keep_alive_timeout=self.keep_alive_timeout, serve=self._serve,
-                    pool=self._pool, on_listener=self._handle_request_noblock,
-                    service_actions=self.service_actions,
-                    handoff_after=self.handoff_after if threaded else None,
-                    max_workers=self.max_workers)
+        options = dict(limits=self.limits, head_timeout=self.head_timeout,
+                       keep_alive_timeout=self.keep_alive_timeout, serve=self._serve,
+                       pool=self._pool, on_listener=self._handle_request_noblock,
+                       service_actions=self.service_actions)
+        if threaded:
+            return ThreadedLoop(after=self.handoff_after, max_workers=self.max_workers, **options)
+        return Loop(**options)
 
     def shutdown(self):
         """Stop serve_forever (from another thread) and wait until it has."""
@@ -214,11 +216,14 @@ class BaseWSGIServer(_WerkzeugServer):
             return
         self._loop.adopt(self._connection(TLSConnection, tls, client_address))
 
-    def _serve(self, conn, head):
-        """Run the requests of ``conn`` (on the loop or in a worker); its fate."""
+    def _serve(self, conn, head, rest=True):
+        """Run the request ``head`` of ``conn`` and, with ``rest``, those
+        buffered behind it; the connection's fate."""
         handler = conn.handler
         try:
-            return handler.handle(conn, head)
+            if rest:
+                return handler.handle(conn, head)
+            return handler.handle_one_request(conn, head)
         except Exception:
             if self.passthrough_errors and not self.multithread:
                 raise  # out of serve_forever; threaded, Werkzeug logs it and goes on

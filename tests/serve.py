@@ -2,7 +2,9 @@
 
 APP names an app in server_apps, or a factory there as "name()".
 Prints "PORT <n>" (or "UNIX <path>") on stdout once listening; logs on stderr.
-MODE is "threaded", "single" or "forking".
+MODE is "threaded", "single" or "forking"; "+level" after it (e.g.
+"threaded+level") serves with the level-triggered selector the loop uses
+where there is no epoll.
 """
 
 import os
@@ -16,6 +18,12 @@ from fastcore.server import make_server  # noqa: E402
 
 def main():
     app_name, mode, *options = sys.argv[1:]
+    mode, _, poller = mode.partition("+")
+    if poller == "level":
+        import fastcore.loop
+        import fastcore.poller
+
+        fastcore.loop.Poller = fastcore.poller._LevelPoller
     kwargs = {}
     host = "127.0.0.1"
     handler = None

@@ -238,3 +238,28 @@ def plain(environ, start_response):
     where the server's own allocations are what is measured."""
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "13")])
     return [b"Hello, World!"]
+
+
+def _events(count, delay):
+    for i in range(count):
+        yield f"data: {i}\n\n".encode()
+        time.sleep(delay)
+
+
+@validator
+def sse(environ, start_response):
+    """/events: server-sent events, ?COUNT of them, one every 0.1 s; else "ok"."""
+    if environ["PATH_INFO"] != "/events":
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+        return [b"ok"]
+    start_response("200 OK", [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")])
+    return _events(int(environ["QUERY_STRING"] or "20"), 0.1)
+
+
+@validator
+def path(environ, start_response):
+    """The path, and the length of the body it read, as text: a light app for many requests."""
+    size = sum(map(len, iter(lambda: environ["wsgi.input"].read(65536), b"")))
+    body = f"{environ['PATH_INFO']} {size}".encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]

@@ -1,6 +1,7 @@
 """The comparison script's own behaviour (structure, not speed)."""
 
 import json
+import time
 
 import pytest
 
@@ -68,3 +69,21 @@ def test_quick_run_writes_json_and_png(tmp_path, monkeypatch):
     assert all(r["runs"][0]["bad_responses"] == 0 for r in server_rows)
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert report["results"] == data["results"]
+
+
+@pytest.mark.skipif(not compare.perf_available(), reason="perf cannot read the tracepoints here")
+def test_system_calls_are_counted_for_a_running_process():
+    import subprocess
+    import sys
+
+    busy = subprocess.Popen([sys.executable, "-c",
+                             "import os, time\nend = time.time() + 3\n"
+                             "while time.time() < end: os.getpid(); os.stat('/')"])
+    try:
+        time.sleep(0.3)
+        counts = compare.count_events(busy.pid, 0.5)
+    finally:
+        busy.kill()
+        busy.wait()
+    assert counts["syscalls"] > 1000  # os.stat is a system call every loop
+    assert set(counts) == {"syscalls", "futex", "context_switches"}

@@ -1,0 +1,217 @@
+"""The I/O core under concurrency: a slow app, a stream, a full pool, many
+keep-alive clients and pipelined bodies, each on a real server in a
+subprocess on 127.0.0.1. "+level" runs the same loop on the level-triggered
+selector it uses where there is no epoll."""
+
+import socket
+import threading
+import time
+
+import pytest
+import requests
+
+from conftest import process_stats, read_responses, recv_until_closed
+
+MODES = ["threaded", "single", "threaded+level"]
+
+
+class Client:
+    """A keep-alive connection that sends one request and reads its response
+    (Content-Length framed), timing each."""
+
+    def __init__(self, server):
+        self.sock = server.connect(timeout=10)
+        self.buffer = b""
+
+    def request(self, raw):
+        """Send ``raw``; the response's head and (de-chunked) body, and seconds taken."""
+        started = time.perf_counter()
+        self.sock.sendall(raw)
+        while b"\r\n\r\n" not in self.buffer:
+            self._more()
+        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+        if b"\r\ncontent-length: " in head.lower():
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            body = self._take(length)
+        else:  # chunked
+            body = b""
+            while True:
+                while b"\r\n" not in self.buffer:
+                    self._more()
+                size_line, _, self.buffer = self.buffer.partition(b"\r\n")
+                size = int(size_line, 16)
+                chunk = self._take(size + 2)
+                if size == 0:
+                    break
+                body += chunk[:-2]
+        return head, body, time.perf_counter() - started
+
+    def _take(self, count):
+        while len(self.buffer) < count:
+            self._more()
+        data, self.buffer = self.buffer[:count], self.buffer[count:]
+        return data
+
+    def _more(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("the server closed the connection")
+        self.buffer += data
+
+    def close(self):
+        self.sock.close()
+
+
+def get(path):
+    return f"GET {path} HTTP/1.1\r\nHost: a\r\n\r\n".encode()
+
+
+def test_a_sleeping_app_does_not_delay_other_connections(live_server):
+    server = live_server("slow", "threaded")
+    sleeper = server.connect(timeout=10)
+    others = [Client(server) for _ in range(9)]
+    for client in others:  # connected and warmed up before the sleep starts
+        client.request(get("/?0"))
+    sleeper.sendall(b"GET /?2 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    time.sleep(0.1)
+    latencies = []
+    started = time.monotonic()
+    while time.monotonic() - started < 1.5:  # well inside the 2 s sleep
+        for client in others:
+            head, body, seconds = client.request(get("/?0"))
+            assert body == b"done"
+            latencies.append(seconds)
+    [(status, _, body)] = read_responses(recv_until_closed(sleeper, timeout=5))
+    assert status == 200 and body == b"done"
+    latencies.sort()
+    p99 = latencies[int(len(latencies) * 0.99)]
+    assert len(latencies) > 100 and p99 < 0.05, (len(latencies), p99)
+
+
+def test_a_stream_keeps_its_thread_without_holding_the_loop(live_server):
+    server = live_server("sse", "threaded")
+    stream = server.connect(timeout=10)
+    stream.sendall(get("/events?25"))  # 25 events, 0.1 s apart
+    first = stream.recv(65536)
+    assert b"text/event-stream" in first and b"data: 0" in first
+    client = Client(server)
+    for _ in range(50):  # meanwhile other requests are answered at once
+        head, body, seconds = client.request(get("/other"))
+        assert body == b"ok" and seconds < 0.05
+    received = first
+    deadline = time.monotonic() + 5
+    while b"data: 24" not in received and time.monotonic() < deadline:
+        received += stream.recv(65536)
+    assert all(f"data: {i}\n\n".encode() in received for i in range(25))
+    # The stream ran on a thread of its own: one more than the loop's.
+    assert process_stats(server.proc.pid)["threads"] >= 2
+    stream.close()
+    client.close()
+
+
+def test_busy_workers_leave_new_connections_accepted_and_waiting(live_server):
+    server = live_server("slow", "threaded", max_workers=2)
+    busy = [server.connect(timeout=10) for _ in range(2)]
+    for sock in busy:
+        sock.sendall(get("/?1.5"))
+    time.sleep(0.3)  # both requests running: the most max_workers allows
+    waiting = [server.connect(timeout=10) for _ in range(20)]
+    for sock in waiting:
+        sock.sendall(b"GET /?0 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    sock = waiting[0]
+    sock.settimeout(0.5)
+    with pytest.raises(socket.timeout):  # accepted, parked, not yet served
+        sock.recv(100)
+    started = time.monotonic()
+    for sock in waiting:
+        [(status, _, body)] = read_responses(recv_until_closed(sock, timeout=5))
+        assert status == 200 and body == b"done"
+    assert time.monotonic() - started < 3
+    for sock in busy:
+        [(status, _, body)] = read_responses(recv_until_closed(sock, timeout=5))
+        assert body == b"done"
+
+
+def test_after_a_slow_request_the_extra_threads_end(live_server):
+    server = live_server("slow", "threaded", worker_idle=0.3)
+    pid = server.proc.pid
+    assert process_stats(pid)["threads"] == 1
+    assert requests.get(server.url + "/?0.5", timeout=5).text == "done"
+    deadline = time.monotonic() + 5  # the monitor ends after 1 s without requests
+    while process_stats(pid)["threads"] > 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert process_stats(pid)["threads"] == 1
+    assert requests.get(server.url + "/?0", timeout=5).text == "done"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_ten_keep_alive_clients_a_thousand_requests_each(live_server, mode):
+    server = live_server("path", mode)
+    worst = {}
+    errors = []
+
+    def client(n):
+        connection = Client(server)
+        try:
+            slowest = 0.0
+            for i in range(1000):
+                head, body, seconds = connection.request(get(f"/c{n}/r{i}"))
+                if not head.startswith(b"HTTP/1.1 200") or body != f"/c{n}/r{i} 0".encode():
+                    errors.append((n, i, head, body))
+                    return
+                slowest = max(slowest, seconds)
+            worst[n] = slowest
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:3]
+    assert len(worst) == 10
+    assert max(worst.values()) < 0.05, worst
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_pipelined_bodies_and_keep_alive_reuse(live_server, mode):
+    server = live_server("path", mode)
+    sock = server.connect(timeout=10)
+
+    def chunked(path, pieces):
+        return (f"POST {path} HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+                + b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n")
+
+    def sized(path, body):
+        return f"POST {path} HTTP/1.1\r\nHost: a\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+
+    rounds = [
+        [sized("/a", b"x" * 10), get("/b"), chunked("/c", [b"yy", b"z" * 300])],
+        [chunked("/d", [b"q" * 70000]), sized("/e", b"w" * 100000)],
+        [get("/f")],
+        [sized("/g", b""), chunked("/h", []), get("/i")],
+    ]
+    for batch in rounds:
+        raw = b"".join(batch)
+        # Split at awkward places: inside heads, bodies and chunk framing.
+        for start in range(0, len(raw), 7919):
+            sock.sendall(raw[start:start + 7919])
+            time.sleep(0.002)
+        expected = []
+        for request in batch:
+            path = request.split(b" ")[1].decode()
+            if b"chunked" in request:
+                size = sum(len(p) for p in [b"yy", b"z" * 300]) if path == "/c" else (
+                    70000 if path == "/d" else 0)
+            else:
+                size = int(request.split(b"Content-Length: ")[1].split(b"\r\n")[0]) \
+                    if b"Content-Length" in request else 0
+            expected.append(f"{path} {size}".encode())
+        got = b""
+        while got.count(b"HTTP/1.1 200 OK") < len(batch) or not got.endswith(expected[-1]):
+            data = sock.recv(65536)
+            assert data, "the server closed a keep-alive connection"
+            got += data
+        assert [body for _, _, body in read_responses(got)] == expected
+    sock.close()
