@@ -31,9 +31,9 @@ def hello(environ, start_response):
     return [b"Hello, World!"]
 
 
-def _stream(n, delay):
+def _stream(n, delay, line="line {}\n"):
     for i in range(n):
-        yield f"line {i}\n".encode()
+        yield line.format(i).encode()
         time.sleep(delay)
 
 
@@ -240,12 +240,6 @@ def plain(environ, start_response):
     return [b"Hello, World!"]
 
 
-def _events(count, delay):
-    for i in range(count):
-        yield f"data: {i}\n\n".encode()
-        time.sleep(delay)
-
-
 @validator
 def sse(environ, start_response):
     """/events: server-sent events, ?COUNT of them, one every 0.1 s; else "ok"."""
@@ -253,7 +247,7 @@ def sse(environ, start_response):
         start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
         return [b"ok"]
     start_response("200 OK", [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")])
-    return _events(int(environ["QUERY_STRING"] or "20"), 0.1)
+    return _stream(int(environ["QUERY_STRING"] or "20"), 0.1, "data: {}\n\n")
 
 
 @validator
