@@ -12,8 +12,9 @@ Werkzeug's before it is timed, and a mismatch is reported instead of timed.
 generator on CPU 1 (wrk when installed, else a bounded Python client),
 warm-up first, then repeats: requests/s, p50 and p99 latency and the server's
 peak RSS, median and spread; for fastcore also system calls, futex calls and
-context switches per request (``perf stat`` on its PID in the middle of each
-run; skipped with a line where perf cannot read the tracepoints). Each server
+context switches per request (``perf stat`` on its PID during one extra run,
+since tracing slows it; skipped with a line where perf cannot read the
+tracepoints). Each server
 runs as its users run it: fastcore through its CLI (threads and access log
 on), granian with its defaults (no access log). Peers that are not installed are skipped with a
 line saying how to get them. Every process started is stopped by its PID,
@@ -411,7 +412,8 @@ def count_events(pid, seconds):
 
 def _counted_load(load, port, app, connections, keep_alive, duration, pid):
     """One load run while perf counts the server's system calls in its middle
-    (from 0.5 s in, for duration - 1 s); per-request figures added to the run."""
+    (from 0.5 s in, for duration - 1 s): the per-request figures. Tracing every
+    system call slows the server, so this run is extra, never a timed one."""
     import threading
 
     counted = {}
@@ -426,10 +428,9 @@ def _counted_load(load, port, app, connections, keep_alive, duration, pid):
     run = load(port, app, connections, keep_alive, duration)
     counter.join()
     requests_counted = run["rps"] * seconds
-    if counted and requests_counted:
-        for name, value in counted.items():
-            run[f"{name}_per_request"] = value / requests_counted
-    return run
+    if not counted or not requests_counted:
+        return {}
+    return {f"{name}_per_request": value / requests_counted for name, value in counted.items()}
 
 
 def run_server_section(args, progress, results, matrix, processes):
@@ -446,19 +447,18 @@ def run_server_section(args, progress, results, matrix, processes):
         entry = {"section": "server", "server": server, "app": app, "load": load_name,
                  "runs": []}
         try:
-            for _ in range(args.repeats):
+            for repeat in range(args.repeats):
                 port = free_port()
                 proc = start_server(server, app, port)
                 processes.add(proc)
                 try:
                     load(port, app, connections, keep_alive, args.warmup)
-                    if counting and server.startswith("fastcore"):
-                        run = _counted_load(load, port, app, connections, keep_alive,
-                                            args.duration, proc.pid)
-                    else:
-                        run = load(port, app, connections, keep_alive, args.duration)
+                    run = load(port, app, connections, keep_alive, args.duration)
                     run["peak_rss_kib"] = peak_rss_kib(proc.pid)
                     entry["runs"].append(run)
+                    if counting and server.startswith("fastcore") and repeat == 0:
+                        entry.update(_counted_load(load, port, app, connections, keep_alive,
+                                                   args.duration, proc.pid))
                 finally:
                     stop_process(proc)
                     processes.discard(proc)
@@ -471,11 +471,6 @@ def run_server_section(args, progress, results, matrix, processes):
             for key in ("p50_ms", "p99_ms", "peak_rss_kib"):
                 values = [r[key] for r in entry["runs"] if r[key] is not None]
                 entry[key] = statistics.median(values) if values else None
-            for name in PERF_EVENTS.values():
-                values = [r[f"{name}_per_request"] for r in entry["runs"]
-                          if f"{name}_per_request" in r]
-                if values:
-                    entry[f"{name}_per_request"] = statistics.median(values)
         results.append(entry)
 
 

@@ -59,14 +59,18 @@ class _Monitor:
         loop, after = self._loop, self._after
         seen = loop.started
         quiet_since = time.monotonic()
+        last, ran = None, 0.0
         while True:
             time.sleep(after)
             now = time.monotonic()
-            running = loop.running  # (since, claim) of the request on the loop, or None
-            if running is not None:
-                ran = now - running[0]
-                if ran >= after and (ran >= self.AT_MOST or loop.has_work_waiting()):
-                    loop.move_off(running[1])
+            running = loop.running  # the claim of the request on the loop, or None
+            if running is not None and running is last:
+                # The same request at two looks: it has run at least `after`.
+                ran += after
+                if ran >= self.AT_MOST or loop.has_work_waiting():
+                    loop.move_off(running)
+            else:
+                last, ran = running, 0.0
             if loop.started != seen:
                 seen = loop.started
                 quiet_since = now
@@ -91,7 +95,7 @@ class ThreadedLoop(Loop):
         self._monitor = _Monitor(self, after)
         self._max_running = max_workers
         self._waiting = collections.deque()  # (conn, head) waiting for a free worker
-        self.running = None  # (since, claim) of the request running on the loop
+        self.running = None  # the claim ([conn]) of the request running on the loop
         self.started = 0  # requests started on the loop
         self._home_waiting = False  # run()'s thread waits to take the loop back
         self._come_home = threading.Event()
@@ -155,7 +159,7 @@ class ThreadedLoop(Loop):
             return
         while True:
             claim = [conn]
-            self.running = (time.monotonic(), claim)
+            self.running = claim
             self.started += 1
             self._monitor.poke()
             fate = CLOSE

@@ -67,7 +67,7 @@ class BaseWSGIServer(_WerkzeugServer):
     grace_period = 10.0  # how long serve_forever lets requests in flight finish
     worker_idle = 5.0
     max_workers = 100
-    handoff_after = 0.001
+    handoff_after = 0.002
     max_content_length = None
     # The kernel's queue of connections not yet accepted (Werkzeug: 128). A
     # full queue drops new clients' SYNs, and each such client stalls a second.
