@@ -23,12 +23,12 @@ class _Clock:
 
     def __init__(self):
         self._second = None
-        self.now = 0.0
         self.date_line = ""
         self.log_time = ""
 
     def tick(self):
-        self.now = now = time.time()
+        """Now (time.time()), with the formatted strings brought up to date."""
+        now = time.time()
         second = int(now)
         if second != self._second:
             self._second = second

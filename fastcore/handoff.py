@@ -85,13 +85,14 @@ class _Monitor:
 class ThreadedLoop(Loop):
     """The loop of threaded mode (see the module docstring).
 
-    :param pool: the WorkerPool the loop moves to (and TLS handshakes run in).
+    :param pool: the WorkerPool whose threads the loop moves to.
     :param after: seconds a request may run on the loop's thread.
     :param max_workers: the most requests running at once.
     """
 
-    def __init__(self, *, after, max_workers, **options):
+    def __init__(self, *, pool, after, max_workers, **options):
         super().__init__(**options)
+        self._pool = pool
         self._monitor = _Monitor(self, after)
         self._max_running = max_workers
         self._waiting = collections.deque()  # (conn, head) waiting for a free worker
@@ -100,10 +101,7 @@ class ThreadedLoop(Loop):
         self._home_waiting = False  # run()'s thread waits to take the loop back
         self._come_home = threading.Event()
 
-    def run(self, poll_interval=0.5, grace_period=10.0, until_empty=False):
-        self._poll_interval = poll_interval
-        self._grace_period = grace_period
-        self._until_empty = until_empty
+    def _run_turns(self):
         try:
             while not self._turns():
                 # The loop left while a request ran here; it comes back at its
@@ -115,7 +113,7 @@ class ThreadedLoop(Loop):
                     return
         except BaseException:  # Ctrl+C with no signal handler installed
             self.stop()
-            self._finished.wait(grace_period)
+            self._finished.wait(self._grace_period)
             raise
 
     def _take_over(self):

@@ -43,17 +43,15 @@ class Loop:
     :param serve: ``serve(conn, head, rest=True) -> fate``: runs the request
         of a connection whose head is complete and, with ``rest``, those
         buffered behind it (the server's handler).
-    :param pool: a WorkerPool (TLS handshakes), or None.
     :param on_listener: called with a listening socket that has connections
         to accept (the server accepts them and ``add``s or ``adopt``s them).
     :param service_actions: called once per turn.
     """
 
-    def __init__(self, *, limits, head_timeout, keep_alive_timeout, serve, pool, on_listener,
+    def __init__(self, *, limits, head_timeout, keep_alive_timeout, serve, on_listener,
                  service_actions):
         self._limits = limits
         self._serve = serve
-        self._pool = pool
         self._on_listener = on_listener
         self._service_actions = service_actions
         self._poller = Poller()
@@ -71,6 +69,7 @@ class Loop:
         self._idle = Deadlines(keep_alive_timeout)
         self._linger = Deadlines(LINGER_SECONDS)
         self._queues = (self._head, self._idle, self._linger)
+        self._earliest = None  # the earliest deadline when the loop last polled
         self._wake_r, self._wake_w = socket.socketpair()
         for sock in (self._wake_r, self._wake_w):
             sock.setblocking(False)
@@ -126,6 +125,9 @@ class Loop:
         self._poll_interval = poll_interval
         self._grace_period = grace_period
         self._until_empty = until_empty
+        self._run_turns()
+
+    def _run_turns(self):
         self._turns()
 
     def _turns(self, home=True):

@@ -158,10 +158,11 @@ class BaseWSGIServer(_WerkzeugServer):
     def _make_loop(self, threaded):
         options = dict(limits=self.limits, head_timeout=self.head_timeout,
                        keep_alive_timeout=self.keep_alive_timeout, serve=self._serve,
-                       pool=self._pool, on_listener=self._handle_request_noblock,
+                       on_listener=self._handle_request_noblock,
                        service_actions=self.service_actions)
         if threaded:
-            return ThreadedLoop(after=self.handoff_after, max_workers=self.max_workers, **options)
+            return ThreadedLoop(pool=self._pool, after=self.handoff_after,
+                                max_workers=self.max_workers, **options)
         return Loop(**options)
 
     def shutdown(self):
