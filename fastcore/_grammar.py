@@ -33,7 +33,8 @@ FIELD_VALUE = OWS + _VCHAR + _OBS_TEXT
 # RFC 9112 3.2 / RFC 3986 3.3-3.4: the characters of a request-target.
 # Leniency: RFC 3986 does not allow " < > \ ^ ` { | } raw, but browsers and
 # tools send them unencoded and they cannot change the framing, so every VCHAR
-# is accepted except "#" (a fragment is never part of a request-target).
+# is accepted except "#", which starts a fragment: never part of a
+# request-target, but sent by http.client when given one; the parsers drop it.
 # Bytes 0x80-0xFF are accepted for the same reason and kept as latin-1.
 # Control bytes, SP and DEL end or break the request line and are refused.
 TARGET = _VCHAR.replace(b"#", b"") + _OBS_TEXT

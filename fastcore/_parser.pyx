@@ -318,6 +318,8 @@ cdef struct Framing:
     bint conn_close
     bint conn_keep_alive
     bint expect_continue
+    Py_ssize_t ct_start     # the first Content-Type value (end < 0: none yet)
+    Py_ssize_t ct_end
 
 
 cdef Py_ssize_t _need(Py_ssize_t end, Py_ssize_t n, str what, Py_ssize_t limit) except -2:
@@ -405,6 +407,7 @@ cdef enum FieldKind:
     F_TRANSFER_ENCODING
     F_CONNECTION
     F_EXPECT
+    F_CONTENT_TYPE
 
 
 cdef FieldKind _field_kind(const unsigned char* b, Py_ssize_t ns, Py_ssize_t ne) noexcept:
@@ -420,6 +423,8 @@ cdef FieldKind _field_kind(const unsigned char* b, Py_ssize_t ns, Py_ssize_t ne)
         return F_CONNECTION
     if length == 6 and _lower_eq(b, ns, ne, "expect"):
         return F_EXPECT
+    if length == 12 and _lower_eq(b, ns, ne, "content-type"):
+        return F_CONTENT_TYPE
     return F_OTHER
 
 
@@ -441,6 +446,15 @@ cdef int _note_field(FieldKind kind, const unsigned char* b, Py_ssize_t vs, Py_s
     elif kind == F_EXPECT:
         if _lower_eq(b, vs, ve, "100-continue"):
             fr.expect_continue = True
+    elif kind == F_CONTENT_TYPE:
+        # The app sees one value (CONTENT_TYPE); a proxy in front may have
+        # read another one, so differing values are refused (as gunicorn does).
+        if fr.ct_end < 0:
+            fr.ct_start = vs
+            fr.ct_end = ve
+        elif (ve - vs != fr.ct_end - fr.ct_start
+              or memcmp(b + vs, b + fr.ct_start, ve - vs) != 0):
+            raise BadRequest("Content-Type header fields with different values")
     return 0
 
 
@@ -741,11 +755,19 @@ cdef object _parse(const unsigned char* b, Py_ssize_t n, _LimitValues lv):
         raise BadRequest("empty request-target")
     if c == CR or c == LF:
         raise BadRequest("HTTP/0.9 request (no HTTP version) is not supported")
+    te = q
     if c == b'#':
-        raise BadRequest("fragment ('#') in request-target")
+        # A fragment is never part of a request-target, but http.client sends
+        # one when given it; it means nothing to the server and is dropped.
+        q = _run(b, q + 1, end, C_TARGET)
+        if q >= end:
+            _line_need(lim, n, max_line)
+            return None
+        c = b[q]
+        if c == CR or c == LF:
+            raise BadRequest("HTTP/0.9 request (no HTTP version) is not supported")
     if c != SP:
         raise BadRequest(f"invalid character {byte_name(c)} in request-target")
-    te = q
 
     # RFC 9112 2.3: HTTP-version = "HTTP" "/" DIGIT "." DIGIT, case-sensitive.
     vs = q + 1
@@ -819,6 +841,7 @@ cdef object _parse(const unsigned char* b, Py_ssize_t n, _LimitValues lv):
         query = _latin1(b, qm + 1, te) if qm < te else ""
 
     memset(&fr, 0, sizeof(Framing))
+    fr.ct_end = -1
     cdef list headers = []
     q = _scan_fields(b, hs, n, lv.max_header_bytes, lv.max_header_count, headers, &fr, "header")
     if q < 0:

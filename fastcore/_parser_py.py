@@ -113,6 +113,7 @@ class _Framing:
         self.conn_close = False
         self.conn_keep_alive = False
         self.expect_continue = False
+        self.content_type = None
 
 
 def _need(end, n, what, limit):
@@ -209,6 +210,11 @@ def _note_field(data, ns, ne, vs, ve, fr):
     elif name == b"expect":
         if data[vs:ve].lower() == b"100-continue":
             fr.expect_continue = True
+    elif name == b"content-type":
+        if fr.content_type is None:
+            fr.content_type = data[vs:ve]
+        elif data[vs:ve] != fr.content_type:
+            raise BadRequest("Content-Type header fields with different values")
 
 
 def _scan_fields(data, p, n, limit, max_count, fields, fr, what):
@@ -342,11 +348,16 @@ def parse_request(data, *, limits=DEFAULT_LIMITS):
         raise BadRequest("empty request-target")
     if c == CR or c == LF:
         raise BadRequest("HTTP/0.9 request (no HTTP version) is not supported")
-    if c == 0x23:
-        raise BadRequest("fragment ('#') in request-target")
+    te = q
+    if c == 0x23:  # "#": a fragment, dropped (see the compiled parser)
+        q = _target(data, q + 1, end)
+        if q >= end:
+            return _line_need(lim, n, max_line)
+        c = data[q]
+        if c == CR or c == LF:
+            raise BadRequest("HTTP/0.9 request (no HTTP version) is not supported")
     if c != SP:
         raise BadRequest(f"invalid character {byte_name(c)} in request-target")
-    te = q
 
     vs = q + 1
     for i in range(8):
