@@ -21,8 +21,10 @@ from werkzeug.serving import is_ssl_error
 from werkzeug.wsgi import FileWrapper
 
 from fastcore.access_log import clock
-from fastcore.connection import CLOSE, KEEP_ALIVE
+from fastcore.connection import CLOSE, KEEP_ALIVE, RELEASED, TakenOver
 from fastcore.errors import ParseError
+from fastcore.response_check import check_header, check_status
+from fastcore.sockets import status_sent
 from fastcore.wsgi_input import BodyTooLarge, ChunkedInput, ContentLengthInput
 
 __all__ = ["Exchange", "refusal"]
@@ -103,17 +105,21 @@ class Exchange:
                 f"request body of {head.content_length} bytes is larger than the limit of "
                 f"{limit} bytes"))
         environ = handler.start_exchange(self)
+        sock = self.conn.sock
         app_iter = None
         try:
             app_iter = server.app(environ, self.start_response)
             self._send_response(app_iter)
+        except TakenOver:
+            pass
         except _DROPPED as e:
-            handler.connection_dropped(e, environ)
+            if not sock.taken_over:
+                handler.connection_dropped(e, environ)
             self.keep = False
         except ParseError as e:
             # The body was malformed or over the limit, and the app let that
             # escape: the client's fault, answered like a bad head.
-            if not self.headers_sent:
+            if not self.headers_sent and not sock.taken_over:
                 self._close(app_iter)
                 handler.end_exchange()
                 return handler.refuse(self.conn, e)
@@ -131,6 +137,14 @@ class Exchange:
             else:
                 self._app_failed(environ)
         self._close(app_iter)
+        if sock.taken_over:
+            # The app owns the connection now (a WebSocket): nothing more is
+            # sent, read or closed here. Its status is the one it wrote.
+            handler.log_request(status_sent(sock.first_sent), "-")
+            handler.end_exchange()
+            return RELEASED
+        if sock.app_timeout:
+            sock.restore()
         if self.keep:
             self._finish_body()
         handler.log_request(self.status_code, "-")
@@ -152,7 +166,7 @@ class Exchange:
 
     def _app_failed(self, environ):
         self.handler.server.log("error", "Error on request:\n%s", traceback.format_exc())
-        if self.headers_sent:
+        if self.headers_sent or self.conn.sock.taken_over:
             # The client must see a truncated response, not a complete one.
             self.keep = False
             return
@@ -198,18 +212,14 @@ class Exchange:
                 exc_info = None
         elif self.status is not None:
             raise AssertionError("start_response() called again without exc_info")
-        if type(status) is not str or len(status) < 5 or not status[:3].isdigit() or status[3] != " ":
-            raise ValueError(f"invalid status {status!r}: expected a str like '200 OK'")
+        check_status(status)
         length = None
         self._has_date = self._has_server = False
         for item in headers:
             if type(item) is not tuple or len(item) != 2:
                 raise TypeError(f"response header {item!r} is not a (name, value) tuple")
             name, value = item
-            if type(name) is not str or type(value) is not str:
-                raise TypeError(f"response header {item!r} must be two native strings")
-            if "\n" in value or "\r" in value or "\n" in name or ":" in name:
-                raise ValueError(f"response header {name!r} contains a line break or colon")
+            check_header(name, value)
             lowered = name.lower()
             if lowered == "content-length":
                 length = int(value)

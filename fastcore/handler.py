@@ -145,7 +145,8 @@ class WSGIRequestHandler(_WerkzeugHandler):
         server = self.server
         if server.address_family == socket.AF_UNIX:
             remote_addr, remote_port = "<local>", "0"
-            server_name, server_port = server.host, ""
+            # PEP 3333: SERVER_PORT is never empty; a socket file has no port.
+            server_name, server_port = server.host, "0"
         else:
             remote_addr, remote_port = self.client_address[0], str(self.client_address[1])
             server_name, server_port = server.server_address[0], str(server.server_address[1])

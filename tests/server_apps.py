@@ -257,3 +257,36 @@ def path(environ, start_response):
     body = f"{environ['PATH_INFO']} {size}".encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
+
+
+def bad_response(environ, start_response):
+    """A response head the server must refuse to send (response splitting,
+    a NUL in a value, a name that is not a token), chosen by the query."""
+    status, headers = "200 OK", [("Content-Type", "text/plain")]
+    query = environ["QUERY_STRING"]
+    if query == "status":
+        status = "200 OK\r\nX-Injected: 1"
+    elif query == "nul":
+        headers.append(("X-Value", "a\x00b"))
+    elif query == "name":
+        headers.append(("X Bad", "1"))
+    elif query == "tab":
+        headers.append(("X-Tab", "a\tb\xe9"))  # tab and obs-text are allowed
+    start_response(status, headers)
+    return [b"body"]
+
+
+@validator
+def socket_state(environ, start_response):
+    """What the app sees of werkzeug.socket: its timeout, blocking mode and
+    the kernel's send/receive timeouts (struct timeval, all zero = none)."""
+    import socket
+
+    sock = environ["werkzeug.socket"]
+    if "settimeout" in environ["QUERY_STRING"]:
+        sock.settimeout(5)  # not a takeover: the server undoes it afterwards
+    zero = bytes(16)
+    state = {"timeout": sock.gettimeout(), "blocking": sock.getblocking(),
+             "rcvtimeo_zero": sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16) == zero,
+             "sndtimeo_zero": sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, 16) == zero}
+    return _json(start_response, state)

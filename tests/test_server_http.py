@@ -351,6 +351,47 @@ def test_unix_socket(live_server, tmp_path):
     server = live_server("echo", "threaded", host=f"unix://{path}")
     data = server.exchange(b"GET /unix HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
     assert b'"PATH_INFO": "/unix"' in data and b'"REMOTE_ADDR": "<local>"' in data
+    assert b'"SERVER_PORT": "0"' in data  # PEP 3333: never empty
+
+
+def test_fragment_is_dropped_from_the_environ(live_server):
+    server = live_server("echo", "threaded")
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    conn.request("GET", "/x?a=1#frag")  # http.client sends the fragment as given
+    response = conn.getresponse()
+    environ = json.loads(response.read())
+    assert response.status == 200
+    assert (environ["PATH_INFO"], environ["QUERY_STRING"], environ["REQUEST_URI"]) == (
+        "/x", "a=1", "/x?a=1")
+
+
+def test_content_type_repeated(live_server):
+    server = live_server("echo", "threaded")
+    head = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nConnection: close\r\n"
+    same = server.exchange(head + b"Content-Type: text/plain\r\nContent-Type: text/plain\r\n\r\n")
+    assert same.startswith(b"HTTP/1.1 200") and b'"CONTENT_TYPE": "text/plain"' in same
+    differ = server.exchange(head + b"Content-Type: text/plain\r\nContent-Type: text/html\r\n\r\n")
+    assert differ.startswith(b"HTTP/1.1 400") and b"different values" in differ
+
+
+@pytest.mark.parametrize("query, logged", [
+    ("status", "invalid status '200 OK\\r\\nX-Injected: 1'"),
+    ("nul", "invalid value for response header 'X-Value'"),
+    ("name", "invalid response header name 'X Bad': not a token"),
+])
+def test_invalid_response_head_is_a_500_and_never_sent(live_server, query, logged):
+    server = live_server("bad_response", "threaded")
+    data = server.exchange(f"GET /?{query} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+                           .encode())
+    assert data.startswith(b"HTTP/1.1 500 ")
+    assert b"X-Injected" not in data and b"\x00" not in data and b"X Bad" not in data
+    assert logged in server.wait_log(logged)
+
+
+def test_tab_and_latin1_in_a_response_value_are_sent(live_server):
+    server = live_server("bad_response", "threaded")
+    data = server.exchange(b"GET /?tab HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    assert data.startswith(b"HTTP/1.1 200 ") and b"X-Tab: a\tb\xe9\r\n" in data
 
 
 @pytest.mark.parametrize("mode", MODES)
