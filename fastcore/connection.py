@@ -9,10 +9,14 @@ request costs one ``recv`` and one ``send``.
 
 The connection also tells what became of it after a request, as a *fate*
 returned to whoever ran the request: ``KEEP_ALIVE`` (wait for the next
-request), ``CLOSE``, or ``LINGER`` (a refusal was sent: drop what the client
+request), ``CLOSE``, ``LINGER`` (a refusal was sent: drop what the client
 still sends for a moment, then close; closing on unread bytes resets the
 connection, and a reset can destroy the refusal before the client reads it,
-RFC 9112 section 9.6).
+RFC 9112 section 9.6), or ``RELEASED`` (the app took the socket over, see
+``sockets``: forget the connection without touching its socket).
+
+The socket is a ``sockets.ServerSocket`` (or ``TLSServerSocket``), whose
+public methods note an app's use; the connection calls the base class's.
 """
 
 import os
@@ -21,11 +25,13 @@ import socket
 import ssl
 import time
 
-__all__ = ["Connection", "TLSConnection", "KEEP_ALIVE", "CLOSE", "LINGER"]
+__all__ = ["Connection", "TLSConnection", "TakenOver", "KEEP_ALIVE", "CLOSE", "LINGER",
+           "RELEASED"]
 
 KEEP_ALIVE = "keep-alive"
 CLOSE = "close"
 LINGER = "linger"
+RELEASED = "released"
 
 # What one read takes from the socket. A read that fills it may have left
 # more behind, which an edge-triggered poller will not report again.
@@ -33,6 +39,8 @@ READ_SIZE = 65536
 # Lingering close: drop what arrives for this long, or this much, at most.
 LINGER_SECONDS = 2.0
 LINGER_BYTES = 4 * 1024 * 1024
+_sock_recv = socket.socket.recv
+_sock_send = socket.socket.send
 
 if hasattr(select, "poll"):
     def _ready(fd, write, timeout):
@@ -43,6 +51,10 @@ else:  # Windows
     def _ready(fd, write, timeout):
         fds = [fd]
         return any(select.select([] if write else fds, fds if write else [], [], max(0.0, timeout)))
+
+
+class TakenOver(Exception):
+    """The app took the connection's socket over: the server must not send."""
 
 
 class Connection:
@@ -56,7 +68,7 @@ class Connection:
                  "linger_left")
 
     def __init__(self, sock, handler):
-        sock.setblocking(False)
+        socket.socket.setblocking(sock, False)
         self.sock = sock
         self.fd = sock.fileno()
         self.handler = handler  # the WSGIRequestHandler serving its requests
@@ -71,7 +83,7 @@ class Connection:
     def _recv(self, size):
         """Bytes, b"" at EOF, or None when nothing is there yet."""
         try:
-            return self.sock.recv(size)
+            return _sock_recv(self.sock, size)
         except (BlockingIOError, InterruptedError):
             return None
 
@@ -121,13 +133,15 @@ class Connection:
     def _send(self, data):
         """Bytes sent, or None when the socket cannot take any now."""
         try:
-            return self.sock.send(data)
+            return _sock_send(self.sock, data)
         except (BlockingIOError, InterruptedError):
             return None
 
     def send_all(self, data, timeout):
         """Send all of ``data``, waiting up to ``timeout`` seconds whenever the
         client does not take any of it."""
+        if self.sock.taken_over:
+            raise TakenOver
         sent = self._send(data)
         if sent == len(data):
             return
@@ -143,6 +157,8 @@ class Connection:
 
     def sendfile(self, file, offset, count, timeout):
         """Send ``count`` bytes of ``file`` from ``offset`` with os.sendfile."""
+        if self.sock.taken_over:
+            raise TakenOver
         fileno = file.fileno()
         while count > 0:
             try:
@@ -164,7 +180,7 @@ class Connection:
         """After a refusal: stop sending, then drop what arrives (see
         ``discard``). False when this connection cannot linger."""
         try:
-            self.sock.shutdown(socket.SHUT_WR)
+            socket.socket.shutdown(self.sock, socket.SHUT_WR)
         except OSError:
             return False
         self.buffer = b""
@@ -186,7 +202,7 @@ class Connection:
 
     def close(self):
         try:
-            self.sock.close()
+            socket.socket.close(self.sock)
         except OSError:
             pass
 
@@ -203,7 +219,7 @@ class TLSConnection(Connection):
 
     def _recv(self, size):
         try:
-            return self.sock.recv(size)
+            return ssl.SSLSocket.recv(self.sock, size)
         except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
             return None
         except ssl.SSLEOFError:
@@ -220,7 +236,7 @@ class TLSConnection(Connection):
 
     def _send(self, data):
         try:
-            return self.sock.send(data)
+            return ssl.SSLSocket.send(self.sock, data)
         except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
             return None
 

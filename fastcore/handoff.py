@@ -149,8 +149,20 @@ class ThreadedLoop(Loop):
         self._poller.pause(conn.fd)
         self._pool.submit(self._take_over, force=True)
 
+    def taken_over(self, sock):
+        """The app will hold its thread for the connection's life: the loop
+        moves off that thread at once, and the connection no longer counts
+        against ``max_workers``."""
+        super().taken_over(sock)
+        claim = self.running
+        try:
+            if claim and claim[0].sock is sock:
+                self.move_off(claim)
+        except IndexError:
+            pass  # the monitor moved the loop off meanwhile
+
     def _run(self, conn, head):
-        if self._away >= self._max_running:
+        if self._away - len(self._held) >= self._max_running:
             conn.away = True  # not read until its turn comes
             self._poller.pause(conn.fd)
             self._waiting.append((conn, head))
@@ -189,14 +201,15 @@ class ThreadedLoop(Loop):
         raise MovedOff
 
     def _start_waiting(self):
-        while self._waiting and self._away < self._max_running:
+        while self._waiting and self._away - len(self._held) < self._max_running:
             conn, head = self._waiting.popleft()
             conn.away = False
             self._poller.resume(conn.fd)
             self._run(conn, head)
 
     def _has_work(self):
-        return bool(self._ready) or bool(self._waiting and self._away < self._max_running)
+        return bool(self._ready) or bool(self._waiting
+                                         and self._away - len(self._held) < self._max_running)
 
     def _close_idle(self):
         while self._waiting:

@@ -22,7 +22,7 @@ import threading
 import time
 
 from fastcore.access_log import access_log
-from fastcore.connection import CLOSE, KEEP_ALIVE, LINGER, LINGER_SECONDS
+from fastcore.connection import CLOSE, KEEP_ALIVE, LINGER, LINGER_SECONDS, RELEASED
 from fastcore.deadlines import Deadlines, cancel
 from fastcore.errors import ParseError
 from fastcore.parser import parse_request
@@ -61,6 +61,7 @@ class Loop:
         self._ready = collections.deque()  # connections to read without an event
         self._handbacks = collections.deque()  # (conn, fate) from other threads
         self._away = 0  # connections whose request runs off the loop
+        self._held = set()  # sockets an app has taken over, until its request ends
         self._sleeping = False
         self._stopping = False
         self._give_up = None  # when stopping: the end of the grace period
@@ -110,11 +111,24 @@ class Loop:
         if self._sleeping and (fate is LINGER or conn.maybe_more or self._stopping):
             self._wake()
 
+    def taken_over(self, sock):
+        """An app took a connection's socket over (in the thread running it):
+        stop watching the fd, which the app may close and the kernel reuse."""
+        self._held.add(sock)
+        self._poller.remove(sock.fileno())
+
     def stop(self):
         """Stop accepting and end once the requests in flight are done (any
-        thread, or a signal handler)."""
+        thread, or a signal handler). Taken-over connections (WebSockets)
+        never end by themselves: they are shut down, so their apps see the
+        client go and return."""
         self._stopping = True
         self._wake()
+        for sock in list(self._held):
+            try:
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            except OSError:
+                pass  # the app has closed it already
 
     # -- the turns --------------------------------------------------------------------
 
@@ -175,7 +189,7 @@ class Loop:
             if self._give_up is None:
                 self._give_up = time.monotonic() + self._grace_period
                 self._close_idle()
-            if self._away == 0 or time.monotonic() > self._give_up:
+            if self._away == len(self._held) or time.monotonic() > self._give_up:
                 self._end()
                 return True
         if self._until_empty and not self._conns:
@@ -272,6 +286,9 @@ class Loop:
 
     def _settle(self, conn, fate):
         """Act on a connection's fate after a request."""
+        if fate is RELEASED:
+            self._release(conn)
+            return
         if self._stopping:
             fate = CLOSE
         if fate is KEEP_ALIVE:
@@ -283,6 +300,13 @@ class Loop:
             self._ready.append(conn)  # what the client sent after the refusal
         else:
             self._close(conn)
+
+    def _release(self, conn):
+        """The app took the connection over: forget it, touching nothing."""
+        cancel(conn)
+        self._held.discard(conn.sock)
+        if self._conns.get(conn.fd) is conn:
+            del self._conns[conn.fd]
 
     def _close(self, conn):
         cancel(conn)
@@ -335,6 +359,9 @@ class Loop:
                 continue
             conn.away = False
             self._away -= 1
+            if fate is RELEASED:
+                self._release(conn)
+                continue
             if self._conns.get(conn.fd) is not conn:
                 continue
             if fate is CLOSE:  # closed by the thread that gave it back

@@ -69,18 +69,15 @@ class _LevelPoller:
     def add(self, fd):
         self._selector.register(fd, selectors.EVENT_READ)
 
-    def pause(self, fd):
-        self._selector.unregister(fd)
-
     resume = add
 
     def remove(self, fd):
         try:
             self._selector.unregister(fd)
         except (KeyError, ValueError):
-            pass
+            pass  # removed already (an app took the connection over)
 
-    forget = remove
+    pause = forget = remove
 
     def poll(self, timeout):
         return [(key.fd, events) for key, events in self._selector.select(timeout)]

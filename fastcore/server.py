@@ -20,7 +20,7 @@ import threading
 import traceback
 
 from werkzeug.serving import BaseWSGIServer as _WerkzeugServer
-from werkzeug.serving import ForkingMixIn, generate_adhoc_ssl_context, load_ssl_context
+from werkzeug.serving import ForkingMixIn, _ansi_style, generate_adhoc_ssl_context, load_ssl_context
 
 from fastcore.access_log import access_log, emit
 from fastcore.connection import CLOSE, Connection, TLSConnection
@@ -29,6 +29,7 @@ from fastcore.handoff import ThreadedLoop
 from fastcore.limits import DEFAULT_LIMITS
 from fastcore.loop import Loop
 from fastcore.pool import WorkerPool
+from fastcore.sockets import ServerSocket, TLSServerSocket
 
 __all__ = ["BaseWSGIServer", "ThreadedWSGIServer", "ForkingWSGIServer", "make_server"]
 
@@ -79,6 +80,7 @@ class BaseWSGIServer(_WerkzeugServer):
         self._loop = None
         self._pool = None
         self._stop_requested = False
+        self._warned_single = False
         self._stopped = threading.Event()
         self._stopped.set()
         self.extra_sockets = []
@@ -88,6 +90,9 @@ class BaseWSGIServer(_WerkzeugServer):
             ssl_context = load_ssl_context(*ssl_context)
         elif ssl_context == "adhoc":
             ssl_context = generate_adhoc_ssl_context()
+        if ssl_context is not None:
+            # Its sockets note an app's takeover (see fastcore.sockets).
+            ssl_context.sslsocket_class = TLSServerSocket
         self.ssl_context = ssl_context
         self.limits = limits
         for name, value in options.items():
@@ -179,12 +184,13 @@ class BaseWSGIServer(_WerkzeugServer):
 
     def _handle_request_noblock(self, listener=None):
         """Accept the connections waiting on ``listener`` (a burst in one go)."""
-        accept = (listener or self.socket).accept
+        listener = listener or self.socket
         for _ in range(64):
             try:
-                request, client_address = accept()
+                fd, client_address = listener._accept()
             except OSError:  # none left (or out of descriptors: retried next turn)
                 return
+            request = ServerSocket(listener.family, listener.type, listener.proto, fileno=fd)
             if self.verify_request(request, client_address):
                 try:
                     self.process_request(request, client_address)
@@ -204,12 +210,27 @@ class BaseWSGIServer(_WerkzeugServer):
         self._loop.add(self._connection(Connection, request, client_address))
 
     def _connection(self, kind, sock, client_address):
+        sock.on_takeover = self._taken_over
         return kind(sock, self.RequestHandlerClass(sock, client_address, self))
+
+    def _taken_over(self, sock):
+        """An app took a connection over (in the thread running it)."""
+        self._loop.taken_over(sock)
+        if not self.multithread and not self.multiprocess and not self._warned_single:
+            self._warned_single = True
+            self.log("warning", "%s", _ansi_style(
+                "A request took its connection over (a WebSocket): in single mode it holds "
+                "the server until it ends, and no other request is served meanwhile. "
+                "Serve with threads (drop --no-threads, or threaded=True).", "yellow"))
 
     def _handshake(self, request, client_address):
         """In a worker: the TLS handshake, with a timeout; then to the loop."""
         try:
             request.settimeout(self.handshake_timeout)
+            if not request.recv(1, socket.MSG_PEEK):
+                # A port probe (connect, close): nothing failed, nothing to log.
+                self.shutdown_request(request)
+                return
             tls = self.ssl_context.wrap_socket(request, server_side=True)
         except (OSError, ValueError) as e:
             self.log("info", "TLS handshake with %s failed: %s", client_address[0], e)

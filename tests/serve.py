@@ -1,12 +1,14 @@
 """Run one test app on an ephemeral port: `python serve.py APP MODE [OPTION=VALUE ...]`.
 
-APP names an app in server_apps, or a factory there as "name()".
+APP names an app in server_apps, or a factory there as "name()", or an app
+in another module here as "module.name".
 Prints "PORT <n>" (or "UNIX <path>") on stdout once listening; logs on stderr.
 MODE is "threaded", "single" or "forking"; "+level" after it (e.g.
 "threaded+level") serves with the level-triggered selector the loop uses
 where there is no epoll.
 """
 
+import importlib
 import os
 import sys
 
@@ -35,10 +37,14 @@ def main():
             handler = getattr(server_apps, value)
         else:
             kwargs[key] = int(value) if value.isdigit() else float(value)
+    module = server_apps
+    if "." in app_name:  # another module of tests/, e.g. "ws_apps.echo_app"
+        module_name, app_name = app_name.split(".")
+        module = importlib.import_module(module_name)
     if app_name.endswith("()"):  # a factory
-        app = getattr(server_apps, app_name[:-2])()
+        app = getattr(module, app_name[:-2])()
     else:
-        app = getattr(server_apps, app_name)
+        app = getattr(module, app_name)
     server = make_server(host, 0, app, threaded=mode == "threaded",
                          processes=4 if mode == "forking" else 1, request_handler=handler,
                          **kwargs)

@@ -195,6 +195,48 @@ def test_adhoc_tls_and_a_silent_client_blocks_no_one(run):
     silent.close()
 
 
+def test_a_tls_port_probe_is_not_a_failed_handshake(run):
+    port = _free_port()
+    server = run(*FASTCORE, "run", "--port", str(port), "--cert", "adhoc")
+    server.wait_for("Running on https://")
+    for _ in range(3):
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()  # connect, close
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"\x16\x03\x01\x00\x05hello")  # a broken ClientHello: that one is logged
+    assert requests.get(f"https://127.0.0.1:{port}/", verify=False, timeout=5).status_code == 200
+    output = server.wait_for("GET / HTTP/1.1")
+    assert output.count("TLS handshake with 127.0.0.1 failed") == 1, output
+
+
+def test_a_websocket_over_tls(run, tmp_path):
+    import simple_websocket
+
+    (tmp_path / "wsapp.py").write_text(textwrap.dedent("""
+        from flask import Flask
+        from flask_sock import Sock
+
+        app = Flask(__name__)
+
+        @Sock(app).route("/echo")
+        def echo(ws):
+            while True:
+                ws.send(ws.receive())
+    """))
+    port = _free_port()
+    server = run(*FASTCORE, "run", "wsapp:app", "--port", str(port), "--cert", "adhoc")
+    server.wait_for("Running on https://")
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    ws = simple_websocket.Client.connect(f"wss://127.0.0.1:{port}/echo", ssl_context=context)
+    for message in ("over TLS", "x" * 100000):
+        ws.send(message)
+        assert ws.receive(timeout=5) == message
+    ws.close()
+    output = server.wait_for('" 101 ')
+    assert "Traceback" not in output
+
+
 def test_plain_http_on_the_tls_port_is_refused(run):
     port = _free_port()
     server = run(*FASTCORE, "run", "--port", str(port), "--cert", "adhoc")
@@ -245,6 +287,26 @@ def test_debugger_shows_its_pin_and_catches_errors(run, tmp_path):
     assert response.status_code == 500
     assert "ZeroDivisionError" in response.text and "Werkzeug Debugger" in response.text
     assert server.stop() == 0
+
+
+def test_debug_shows_the_debugger_for_a_flask_view_that_raises(run, tmp_path):
+    """Flask answers its own exceptions with a plain 500 unless app.debug is
+    set; --debug sets it, as `flask run --debug` does."""
+    (tmp_path / "flaskbroken.py").write_text(textwrap.dedent("""
+        from flask import Flask
+
+        app = Flask(__name__)
+
+        @app.route("/")
+        def index():
+            raise ZeroDivisionError("debug me")
+    """))
+    port = _free_port()
+    server = run(*FASTCORE, "run", "flaskbroken:app", "--port", str(port), "--debug")
+    server.wait_for("Debugger PIN")
+    response = requests.get(f"http://127.0.0.1:{port}/", timeout=10)
+    assert response.status_code == 500
+    assert "ZeroDivisionError: debug me" in response.text and "Werkzeug Debugger" in response.text
 
 
 def test_cli_static_files(run, tmp_path):

@@ -1,0 +1,39 @@
+"""Flask apps whose routes take their connection over (WebSockets), served by
+test_websockets through serve.py ("ws_apps.echo_app"), `fastcore run` and
+`app.run()`."""
+
+from flask import Flask
+from flask_sock import Sock
+from flask_socketio import SocketIO
+
+echo_app = Flask(__name__)
+_sock = Sock(echo_app)
+
+
+@echo_app.route("/")
+def index():
+    return "hello"
+
+
+@_sock.route("/echo")
+def echo(ws):
+    """Echo every message; "bye" makes the server close the websocket."""
+    while True:
+        message = ws.receive()
+        if message == "bye":
+            return  # Flask-Sock closes the websocket when the route returns
+        ws.send(message)
+
+
+socketio_app = Flask(__name__)
+socketio = SocketIO(socketio_app, async_mode="threading")
+
+
+@socketio.on("echo")
+def socketio_echo(data):
+    return data  # the acknowledgement carries the data back
+
+
+@socketio_app.route("/")
+def socketio_index():
+    return "hello"
