@@ -17,7 +17,7 @@ import requests
 import simple_websocket
 import socketio
 
-from conftest import process_stats, recv_until_closed
+from conftest import LiveServer, process_stats, recv_until_closed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODES = ["threaded", "single"]
@@ -29,45 +29,19 @@ def _free_port():
         return s.getsockname()[1]
 
 
-class Launched:
-    """A server started some other way than serve.py: its log, and the URL it
-    serves once it says "Running on"."""
+def launched(args, log_path, port):
+    """A server started some other way than serve.py, once it says "Running on"."""
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(args, cwd=HERE, stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    server = LiveServer(proc, ("127.0.0.1", port), log_path)
+    deadline = time.monotonic() + 20
+    while "Running on" not in server.log() and time.monotonic() < deadline:
+        assert proc.poll() is None, server.log()
+        time.sleep(0.05)
+    assert "Running on" in server.log(), server.log()
+    return server
 
-    def __init__(self, args, tmp_path, port):
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.log_path = tmp_path / "launched.log"
-        with open(self.log_path, "w") as log:
-            self.proc = subprocess.Popen(args, cwd=HERE, stdout=log, stderr=subprocess.STDOUT,
-                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        deadline = time.monotonic() + 20
-        while "Running on" not in self.log() and time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log()
-            time.sleep(0.05)
-        assert "Running on" in self.log(), self.log()
-
-    def log(self):
-        return self.log_path.read_text(errors="replace")
-
-    wait_log = None  # set below: the same as LiveServer's
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            return self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
-
-
-def _wait_log(self, text, count=1, timeout=5):
-    deadline = time.monotonic() + timeout
-    while self.log().count(text) < count and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return self.log()
-
-
-Launched.wait_log = _wait_log
 
 APP_RUN = """
 import fastcore, ws_apps
@@ -91,7 +65,7 @@ def launch(tmp_path):
         else:
             args = [sys.executable, "-m", "fastcore", "run", "ws_apps:echo_app", "--port",
                     str(port)]
-        server = Launched(args, tmp_path, port)
+        server = launched(args, tmp_path / "launched.log", port)
         started.append(server)
         return server
 
@@ -313,7 +287,8 @@ ws_apps.socketio.run(ws_apps.socketio_app, port={port}, allow_unsafe_werkzeug=Tr
 @pytest.mark.parametrize("transport", ["websocket", "polling"])
 def test_flask_socketio_acknowledged_events(tmp_path, transport):
     port = _free_port()
-    server = Launched([sys.executable, "-c", SOCKETIO_RUN.format(port=port)], tmp_path, port)
+    server = launched([sys.executable, "-c", SOCKETIO_RUN.format(port=port)],
+                      tmp_path / "socketio.log", port)
     client = socketio.Client()
     try:
         client.connect(server.url, transports=[transport], wait_timeout=10)
@@ -333,11 +308,12 @@ def test_flask_socketio_acknowledged_events(tmp_path, transport):
         assert "GET /socket.io/?transport=websocket" in log and '" 101 ' in log
 
 
-def test_stop_ends_open_websockets(live_server):
+@pytest.mark.parametrize("mode", MODES)
+def test_stop_ends_open_websockets(live_server, mode):
     """SIGTERM stops the server even while websockets are open: they are shut
     down, so their libraries end them, and the process exits 0."""
-    server = live_server("ws_apps.echo_app", "threaded")
-    sockets = [_connect(server) for _ in range(3)]
+    server = live_server("ws_apps.echo_app", mode)
+    sockets = [_connect(server) for _ in range(3 if mode == "threaded" else 1)]
     closed = threading.Event()
 
     def wait_closed(ws):
