@@ -118,8 +118,22 @@ def _paths(value):
     return [p for p in value.split(os.pathsep) if p]
 
 
+def version_text():
+    """fastcore's, Werkzeug's and Python's versions, and which parser is in use."""
+    from importlib.metadata import version
+
+    from fastcore import __version__
+    from fastcore.parser import PURE_REASON
+
+    parser = "compiled" if PURE_REASON is None else f"pure Python ({PURE_REASON})"
+    return (f"fastcore {__version__} (parser: {parser})\nWerkzeug {version('werkzeug')}\n"
+            f"Python {sys.version.split()[0]} ({sys.implementation.name})")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="fastcore", description="A fast, strict WSGI dev server.")
+    parser = argparse.ArgumentParser(prog="fastcore", description="A fast, strict WSGI dev server.",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=version_text())
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="serve a WSGI app (or the demo app)")
     run.add_argument("app", nargs="?", metavar="APP",
@@ -165,10 +179,11 @@ def run_flask(args):
     from fastcore.patch import patch_werkzeug
 
     patch_werkzeug()
-    from flask.cli import main as flask_main
+    from flask.cli import cli
 
-    sys.argv = ["flask", *args]
-    flask_main()
+    # sys.argv stays as it is: the reloader re-runs this command from it
+    # (on Python 3.9, which has no sys.orig_argv).
+    cli.main(args=args, prog_name="flask")
     return 0
 
 

@@ -5,7 +5,7 @@ import sys
 __all__ = ["patch_werkzeug"]
 
 
-def patch_werkzeug():
+def patch_werkzeug() -> None:
     """Point Werkzeug's run_simple at fastcore's, wherever Flask looks it up.
 
     ``app.run()`` imports ``werkzeug.serving.run_simple`` when called, while

@@ -12,12 +12,17 @@ in worker threads with a timeout, never on the loop.
 
 Binding, the fd hand-off of the reloader, the banner and the "Port N is in
 use" message come from Werkzeug's BaseWSGIServer, which these classes extend.
+The public methods are annotated (the package is typed: ``py.typed``).
 """
+
+from __future__ import annotations
 
 import os
 import socket
+import ssl
 import threading
 import traceback
+from typing import TYPE_CHECKING, Any, Optional, Tuple, Union
 
 from werkzeug.serving import BaseWSGIServer as _WerkzeugServer
 from werkzeug.serving import ForkingMixIn, _ansi_style, generate_adhoc_ssl_context, load_ssl_context
@@ -26,10 +31,16 @@ from fastcore.access_log import access_log, emit
 from fastcore.connection import CLOSE, Connection, TLSConnection
 from fastcore.handler import WSGIRequestHandler
 from fastcore.handoff import ThreadedLoop
-from fastcore.limits import DEFAULT_LIMITS
+from fastcore.limits import DEFAULT_LIMITS, Limits
 from fastcore.loop import Loop
 from fastcore.pool import WorkerPool
 from fastcore.sockets import ServerSocket, TLSServerSocket
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+
+# What ssl_context may be: a context, (certificate file, key file), or "adhoc".
+SSLContextArg = Optional[Union[ssl.SSLContext, Tuple[str, Optional[str]], str]]
 
 __all__ = ["BaseWSGIServer", "ThreadedWSGIServer", "ForkingWSGIServer", "make_server"]
 
@@ -74,8 +85,11 @@ class BaseWSGIServer(_WerkzeugServer):
     # full queue drops new clients' SYNs, and each such client stalls a second.
     request_queue_size = 1024
 
-    def __init__(self, host, port, app, handler=None, passthrough_errors=False,
-                 ssl_context=None, fd=None, *, limits=DEFAULT_LIMITS, **options):
+    def __init__(self, host: str, port: int, app: WSGIApplication,
+                 handler: type[WSGIRequestHandler] | None = None,
+                 passthrough_errors: bool = False, ssl_context: SSLContextArg = None,
+                 fd: int | None = None, *, limits: Limits = DEFAULT_LIMITS,
+                 **options: Any) -> None:
         # State first: Werkzeug's __init__ calls server_close() if binding fails.
         self._loop = None
         self._pool = None
@@ -129,7 +143,7 @@ class BaseWSGIServer(_WerkzeugServer):
 
     # -- serving ------------------------------------------------------------------
 
-    def serve_forever(self, poll_interval=0.5):
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
         """Serve until shutdown(), SIGTERM/SIGINT or Ctrl+C, then finish the
         requests in flight (up to ``grace_period`` seconds) and close."""
         self._stopped.clear()
@@ -170,12 +184,12 @@ class BaseWSGIServer(_WerkzeugServer):
                                 max_workers=self.max_workers, **options)
         return Loop(**options)
 
-    def shutdown(self):
+    def shutdown(self) -> None:
         """Stop serve_forever (from another thread) and wait until it has."""
         self.request_stop()
         self._stopped.wait()
 
-    def request_stop(self):
+    def request_stop(self) -> None:
         """Ask serve_forever to stop; safe from a signal handler."""
         self._stop_requested = True
         loop = self._loop
@@ -258,7 +272,7 @@ class BaseWSGIServer(_WerkzeugServer):
     def log(self, type, message, *args):
         emit(type, message, args)
 
-    def server_close(self):
+    def server_close(self) -> None:
         for sock in self.extra_sockets:
             sock.close()
         super().server_close()
@@ -279,8 +293,10 @@ class ForkingWSGIServer(ForkingMixIn, BaseWSGIServer):
 
     multiprocess = True
 
-    def __init__(self, host, port, app, processes=40, handler=None, passthrough_errors=False,
-                 ssl_context=None, fd=None, **options):
+    def __init__(self, host: str, port: int, app: WSGIApplication, processes: int = 40,
+                 handler: type[WSGIRequestHandler] | None = None,
+                 passthrough_errors: bool = False, ssl_context: SSLContextArg = None,
+                 fd: int | None = None, **options: Any) -> None:
         if not hasattr(os, "fork"):
             raise ValueError("Your platform does not support forking.")
         super().__init__(host, port, app, handler, passthrough_errors, ssl_context, fd, **options)
@@ -308,8 +324,10 @@ class ForkingWSGIServer(ForkingMixIn, BaseWSGIServer):
             access_log.flush()
 
 
-def make_server(host, port, app, threaded=False, processes=1, request_handler=None,
-                passthrough_errors=False, ssl_context=None, fd=None, **options):
+def make_server(host: str, port: int, app: WSGIApplication, threaded: bool = False,
+                processes: int = 1, request_handler: type[WSGIRequestHandler] | None = None,
+                passthrough_errors: bool = False, ssl_context: SSLContextArg = None,
+                fd: int | None = None, **options: Any) -> BaseWSGIServer:
     """Create a server for ``app`` (the arguments of Werkzeug's make_server).
 
     ``threaded`` and ``processes > 1`` cannot be combined. Further keyword

@@ -5,15 +5,24 @@ SIGTERM and SIGINT stop accepting, let the requests in flight finish and exit
 and leaves the child serving).
 """
 
+from __future__ import annotations
+
 import os
 import signal
 import sys
 import threading
+from typing import TYPE_CHECKING, Any, Iterable
 
 from werkzeug._internal import _log
 from werkzeug.serving import _ansi_style, is_running_from_reloader
 
-from fastcore.server import make_server
+from fastcore.parser import PURE_REASON
+from fastcore.server import SSLContextArg, make_server
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+
+    from fastcore.handler import WSGIRequestHandler
 
 __all__ = ["run_simple", "is_running_from_reloader"]
 
@@ -80,10 +89,15 @@ def _child_pids():
     return pids
 
 
-def run_simple(hostname, port, application, use_reloader=False, use_debugger=False,
-               use_evalex=True, extra_files=None, exclude_patterns=None, reloader_interval=1,
-               reloader_type="auto", threaded=False, processes=1, request_handler=None,
-               static_files=None, passthrough_errors=False, ssl_context=None, **options):
+def run_simple(hostname: str, port: int, application: WSGIApplication,
+               use_reloader: bool = False, use_debugger: bool = False, use_evalex: bool = True,
+               extra_files: Iterable[str] | None = None,
+               exclude_patterns: Iterable[str] | None = None, reloader_interval: int = 1,
+               reloader_type: str = "auto", threaded: bool = False, processes: int = 1,
+               request_handler: type[WSGIRequestHandler] | None = None,
+               static_files: dict[str, str | tuple[str, str]] | None = None,
+               passthrough_errors: bool = False, ssl_context: SSLContextArg = None,
+               **options: Any) -> None:
     """Start a development server for ``application``: Werkzeug's run_simple,
     with the same parameters and behaviour, served by fastcore.
 
@@ -130,6 +144,8 @@ def run_simple(hostname, port, application, use_reloader=False, use_debugger=Fal
         os.environ["FASTCORE_SERVER_FD6"] = str(sock.fileno())
     if not is_running_from_reloader():
         srv.log_startup()
+        if PURE_REASON is not None:
+            _log("warning", " * Parser: pure Python, several times slower (%s)", PURE_REASON)
         _log("info", _ansi_style("Press CTRL+C to quit", "yellow"))
 
     if use_reloader:
