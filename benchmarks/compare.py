@@ -88,6 +88,11 @@ SERVERS = {  # name -> (module that must import, pip name, how to start it)
     "gunicorn_gthread": ("gunicorn", "gunicorn",
                          ["-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", "4",
                           "--access-logfile", "-", "-b", "127.0.0.1:{port}", "load_apps:{app}"]),
+    # fastcore's worker under gunicorn's arbiter, with gthread's threads and access log.
+    "fastcore_gunicorn": ("gunicorn", "gunicorn",
+                          ["-m", "gunicorn", "-w", "1", "-k", "fastcore.gunicorn.Worker",
+                           "--threads", "4", "--access-logfile", "-", "-b", "127.0.0.1:{port}",
+                           "load_apps:{app}"]),
     # granian as its users run it: its defaults (no access log).
     "granian": ("granian", "granian",
                 ["-m", "granian", "--interface", "wsgi", "--workers", "1", "--host", "127.0.0.1",

@@ -67,7 +67,8 @@ class Exchange:
         self._continue = head.expect_continue  # 100 Continue not yet sent
         self._length = None  # the Content-Length the app declared
         self._framing = None  # "length", "chunked", "close" or "none"
-        self._sent = 0
+        self._sent = 0  # body bytes counted against a declared Content-Length
+        self.sent = 0  # body bytes sent
         self._has_date = self._has_server = False
 
     # -- the request body ---------------------------------------------------------
@@ -310,9 +311,12 @@ class Exchange:
             self.conn.send_all(out, self.timeout)
         elif framing == "chunked":
             self.conn.send_all(b"%s%x\r\n%s\r\n" % (out, len(first), first), self.timeout)
+            self.sent = len(first)
         else:
             self._sent = len(first)
-            self.conn.send_all(out + self._bounded(first), self.timeout)
+            first = self._bounded(first)
+            self.conn.send_all(out + first, self.timeout)
+            self.sent = len(first)
 
     def _bounded(self, data):
         """Never send more than the Content-Length the app declared."""
@@ -330,7 +334,9 @@ class Exchange:
             self.conn.send_all(b"%x\r\n%s\r\n" % (len(data), data), self.timeout)
         else:
             self._sent += len(data)
-            self.conn.send_all(self._bounded(data), self.timeout)
+            data = self._bounded(data)
+            self.conn.send_all(data, self.timeout)
+        self.sent += len(data)
 
     def _end_body(self):
         if self._framing == "chunked":
@@ -361,4 +367,4 @@ class Exchange:
         if self._framing != "none":
             count = min(size, self._length)
             self.conn.sendfile(filelike, offset, count, self.timeout)
-            self._sent = count
+            self._sent = self.sent = count

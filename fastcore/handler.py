@@ -115,14 +115,18 @@ class WSGIRequestHandler(_WerkzeugHandler):
         clock.tick()
         self.requestline = error.reason
         self.command = None
-        self.log("info", '"%s" %s -', _ansi_style(f"bad request: {error.reason}", "bold", "red"),
-                 error.status)
+        self.log_refusal(error)
         try:
             conn.send_all(refusal(error, self.server_line),
                           self.server.body_timeout if timeout is None else timeout)
         except OSError:
             return CLOSE
         return LINGER
+
+    def log_refusal(self, error):
+        """The log line of a refused request (its status and reason)."""
+        self.log("info", '"%s" %s -', _ansi_style(f"bad request: {error.reason}", "bold", "red"),
+                 error.status)
 
     def head_timed_out(self):
         """A head trickling in for too long (slowloris): the loop drops it."""
@@ -143,7 +147,7 @@ class WSGIRequestHandler(_WerkzeugHandler):
 
     def _connection_environ(self):
         server = self.server
-        if server.address_family == socket.AF_UNIX:
+        if self.connection.family == socket.AF_UNIX:
             remote_addr, remote_port = "<local>", "0"
             # PEP 3333: SERVER_PORT is never empty; a socket file has no port.
             server_name, server_port = server.host, "0"

@@ -46,14 +46,18 @@ class Loop:
     :param on_listener: called with a listening socket that has connections
         to accept (the server accepts them and ``add``s or ``adopt``s them).
     :param service_actions: called once per turn.
+    :param max_connections: the most connections open at once (None: no
+        limit); at it, the loop stops watching the listening sockets.
     """
 
     def __init__(self, *, limits, head_timeout, keep_alive_timeout, serve, on_listener,
-                 service_actions):
+                 service_actions, max_connections=None):
         self._limits = limits
         self._serve = serve
         self._on_listener = on_listener
         self._service_actions = service_actions
+        self._max_connections = max_connections
+        self._accepting = True  # the listening sockets are watched
         self._poller = Poller()
         self._conns = {}  # fd -> Connection: those on the loop and those away
         self._listeners = {}  # fd -> listening socket
@@ -87,6 +91,28 @@ class Loop:
         self._conns[conn.fd] = conn
         self._poller.add(conn.fd)
         self._idle.start(conn)
+        if self._max_connections is not None and len(self._conns) >= self._max_connections:
+            self._watch_listeners(False)
+
+    def full(self):
+        """Whether the loop holds as many connections as it may."""
+        return not self._accepting
+
+    def _watch_listeners(self, on):
+        if on == self._accepting or (on and self._stopping):
+            return
+        self._accepting = on
+        for fd in self._listeners:
+            if on:
+                self._poller.watch(fd)
+            else:
+                self._poller.remove(fd)
+
+    def _forgot(self):
+        """A connection left while not accepting: accept again if the limit
+        stopped it (and not a stop)."""
+        if self._max_connections is not None and len(self._conns) < self._max_connections:
+            self._watch_listeners(True)
 
     def adopt(self, conn):
         """A new connection from another thread (after its TLS handshake)."""
@@ -307,12 +333,16 @@ class Loop:
         self._held.discard(conn.sock)
         if self._conns.get(conn.fd) is conn:
             del self._conns[conn.fd]
+            if not self._accepting:
+                self._forgot()
 
     def _close(self, conn):
         cancel(conn)
         if self._conns.get(conn.fd) is conn:
             del self._conns[conn.fd]
             self._poller.forget(conn.fd)
+            if not self._accepting:
+                self._forgot()
         conn.close()
 
     def _expire(self, now):
@@ -325,9 +355,8 @@ class Loop:
 
     def _close_idle(self):
         """On stop: no more connections, and none of those waiting for a request."""
-        for fd in list(self._listeners):
-            self._poller.remove(fd)
-            del self._listeners[fd]
+        self._watch_listeners(False)
+        self._listeners.clear()
         for conn in list(self._conns.values()):
             if not conn.away:
                 self._close(conn)
@@ -366,6 +395,8 @@ class Loop:
                 continue
             if fate is CLOSE:  # closed by the thread that gave it back
                 del self._conns[conn.fd]
+                if not self._accepting:
+                    self._forgot()
                 continue
             self._poller.resume(conn.fd)
             self._settle(conn, fate)

@@ -45,7 +45,7 @@ SSLContextArg = Optional[Union[ssl.SSLContext, Tuple[str, Optional[str]], str]]
 __all__ = ["BaseWSGIServer", "ThreadedWSGIServer", "ForkingWSGIServer", "make_server"]
 
 _OPTIONS = ("head_timeout", "keep_alive_timeout", "body_timeout", "worker_idle", "max_workers",
-            "handoff_after", "max_content_length")
+            "handoff_after", "max_content_length", "max_connections")
 
 
 class BaseWSGIServer(_WerkzeugServer):
@@ -62,6 +62,9 @@ class BaseWSGIServer(_WerkzeugServer):
     :param handoff_after: threaded mode: seconds a request may run on the
         loop's thread before the loop moves to another thread (so a slow
         app never holds up other connections for longer).
+    :param max_connections: the most connections kept open at once (None,
+        the default: no limit); past it, the server stops accepting until one
+        closes, and new clients wait in the kernel's queue.
     :param limits: the parser's size limits (``fastcore.parser.Limits``).
     :param max_content_length: the largest request body, in bytes, the server
         lets through (None, the default, as in Werkzeug: no limit). A larger
@@ -79,6 +82,7 @@ class BaseWSGIServer(_WerkzeugServer):
     grace_period = 10.0  # how long serve_forever lets requests in flight finish
     worker_idle = 5.0
     max_workers = 100
+    max_connections = None
     handoff_after = 0.002
     max_content_length = None
     # The kernel's queue of connections not yet accepted (Werkzeug: 128). A
@@ -177,6 +181,7 @@ class BaseWSGIServer(_WerkzeugServer):
     def _make_loop(self, threaded):
         options = dict(limits=self.limits, head_timeout=self.head_timeout,
                        keep_alive_timeout=self.keep_alive_timeout, serve=self._serve,
+                       max_connections=self.max_connections,
                        on_listener=self._handle_request_noblock,
                        service_actions=self.service_actions)
         if threaded:
@@ -200,6 +205,8 @@ class BaseWSGIServer(_WerkzeugServer):
         """Accept the connections waiting on ``listener`` (a burst in one go)."""
         listener = listener or self.socket
         for _ in range(64):
+            if self._loop.full():
+                return
             try:
                 fd, client_address = listener._accept()
             except OSError:  # none left (or out of descriptors: retried next turn)

@@ -1,0 +1,306 @@
+"""A gunicorn worker class on fastcore's loop: ``gunicorn -k fastcore.gunicorn.Worker app:app``.
+
+gunicorn's arbiter forks the workers, binds the sockets, restarts workers
+that stop sending their heartbeat, reloads on SIGHUP and reads the config
+file; each worker runs fastcore's server (the same loop, connections and
+exchanges as the dev server) on the arbiter's listening sockets. What
+gunicorn's settings mean here:
+
+- ``threads``: the most requests running at once (threaded mode's
+  ``max_workers``); 1 runs the app on the loop, as single mode does, so an
+  app that blocks longer than ``timeout`` stops the heartbeat and the
+  arbiter replaces the worker, as with gunicorn's sync worker.
+- ``timeout``: the loop calls ``notify()`` at least every ``timeout / 4``
+  seconds (at most once a second), busy or idle.
+- ``keepalive``, ``graceful_timeout``, ``worker_connections``,
+  ``max_requests`` (+ jitter), ``sendfile``, the TLS settings (through
+  gunicorn's ``ssl_context`` hook), ``forwarded_allow_ips`` and
+  ``secure_scheme_headers`` (``wsgi.url_scheme``; ``REMOTE_ADDR`` is the
+  peer, as in gunicorn), ``pre_request``/``post_request``, and the access
+  and error logs (``accesslog``, ``access_log_format``, ``errorlog``,
+  ``loglevel``).
+- ``limit_request_line`` and ``limit_request_fields`` are fastcore's
+  ``max_request_line`` and ``max_header_count``; fastcore bounds the header
+  section as a whole, so ``limit_request_field_size`` becomes
+  ``max_header_bytes`` = fields x field size (at most 1 MiB). A 0 (gunicorn's
+  "unlimited") is the largest bound fastcore allows: 64 KiB for the request
+  line, 32768 fields, 1 MiB of header section.
+- Signals: SIGTERM stops accepting and lets requests in flight finish (up to
+  ``graceful_timeout``); SIGQUIT and SIGINT exit at once; SIGUSR1 reopens
+  the log files.
+
+Importing ``fastcore`` never imports gunicorn; this module needs it (the
+``gunicorn`` extra).
+"""
+
+import datetime
+import ipaddress
+import os
+import socket
+import threading
+import time
+
+from gunicorn import __version__ as GUNICORN_VERSION
+from gunicorn.sock import ssl_context as gunicorn_ssl_context
+from gunicorn.workers import base
+
+from fastcore import __version__
+from fastcore.access_log import access_log, clock
+from fastcore.errors import BadRequest
+from fastcore.exchange import Exchange
+from fastcore.handler import WSGIRequestHandler
+from fastcore.limits import Limits
+from fastcore.server import BaseWSGIServer, ThreadedWSGIServer
+
+__all__ = ["Worker"]
+
+SERVER_SOFTWARE = f"gunicorn/{GUNICORN_VERSION} fastcore/{__version__}"
+# gunicorn's "0 = unlimited", as bounds fastcore can still hold in memory.
+LARGEST_REQUEST_LINE = 65536
+LARGEST_HEADER_COUNT = 32768
+LARGEST_HEADER_BYTES = 1024 * 1024
+
+
+def limits_from(cfg):
+    """fastcore's Limits for gunicorn's limit_request_* settings (see the module docstring)."""
+    line = cfg.limit_request_line or LARGEST_REQUEST_LINE
+    fields = cfg.limit_request_fields or LARGEST_HEADER_COUNT
+    field_size = cfg.limit_request_field_size or LARGEST_HEADER_BYTES
+    return Limits(max_request_line=min(line, LARGEST_REQUEST_LINE),
+                  max_header_count=min(fields, LARGEST_HEADER_COUNT),
+                  max_header_bytes=min(fields * (field_size + 2) + 2, LARGEST_HEADER_BYTES))
+
+
+class _Request:
+    """What gunicorn's hooks and access log read of a request."""
+
+    __slots__ = ("method", "uri", "path", "query", "version", "headers", "scheme")
+
+    def __init__(self, head, scheme):
+        self.method = head.method
+        self.uri = head.target
+        self.path = head.path
+        self.query = head.query
+        self.version = (1, 1) if head.version == "HTTP/1.1" else (1, 0)
+        self.headers = [(name.upper(), value) for name, value in head.headers]
+        self.scheme = scheme
+
+
+class _Response:
+    """What gunicorn's post_request hook and access log read of a response."""
+
+    __slots__ = ("status", "status_code", "sent", "headers")
+
+    def __init__(self, status, sent, headers):
+        self.status = status
+        self.status_code = int(status[:3])
+        self.sent = sent
+        self.headers = headers
+
+
+class _NoSendfileExchange(Exchange):
+    """An exchange for ``sendfile = False``: files go through send."""
+
+    def _can_sendfile(self, wrapper):
+        return False
+
+
+class GunicornHandler(WSGIRequestHandler):
+    """fastcore's handler, with gunicorn's environ, hooks and logs."""
+
+    server_line = f"Server: {SERVER_SOFTWARE}\r\n"
+
+    @property
+    def server_version(self):
+        return SERVER_SOFTWARE
+
+    def setup(self):
+        super().setup()
+        self._worker = worker = self.server.worker
+        # Scheme headers count only from a trusted proxy (or a Unix socket).
+        self._schemes = {}
+        if self.connection.family == socket.AF_UNIX or _trusted(
+                self.client_address[0], worker.cfg.forwarded_allow_ips):
+            self._schemes = worker.cfg.secure_scheme_headers
+        self._scheme = "https" if self.server.ssl_context is not None else "http"
+        self._request = None
+
+    def handle_one_request(self, conn, head):
+        scheme = self._request_scheme(head)
+        if scheme is None:
+            conn.buffer = conn.buffer[head.size:]
+            return self.refuse(conn, BadRequest("contradictory scheme headers"))
+        worker = self._worker
+        self._request = _Request(head, scheme)
+        worker.cfg.pre_request(worker, self._request)
+        return super().handle_one_request(conn, head)
+
+    def _request_scheme(self, head):
+        """wsgi.url_scheme: from secure_scheme_headers when trusted (None
+        when two of them disagree, which gunicorn refuses too)."""
+        scheme = self._scheme
+        if self._schemes:
+            said = None
+            for name, value in head.headers:
+                wanted = self._schemes.get(name.upper())
+                if wanted is not None:
+                    this = "https" if value == wanted else "http"
+                    if said is not None and this != said:
+                        return None
+                    said = this
+            scheme = said or scheme
+        return scheme
+
+    def run_wsgi(self, conn, head):
+        kind = Exchange if self._worker.cfg.sendfile is not False else _NoSendfileExchange
+        return kind(self, conn, head).run()
+
+    def make_environ(self):
+        environ = super().make_environ()
+        environ["wsgi.url_scheme"] = self._request.scheme
+        environ["gunicorn.socket"] = self.connection
+        return environ
+
+    def _connection_environ(self):
+        base = super()._connection_environ()
+        if self.connection.family != socket.AF_UNIX:
+            # The listener this connection came in on (there may be several).
+            host, port = self.connection.getsockname()[:2]
+            base["SERVER_NAME"], base["SERVER_PORT"] = host, str(port)
+        return base
+
+    def log_request(self, code="-", size="-"):
+        """gunicorn's access log line, post_request, and max_requests."""
+        worker, exchange = self._worker, self._exchange
+        status = exchange.status
+        if not status or status[:3] != str(code):
+            status = f"{code} {'Switching Protocols' if code == 101 else ''}".rstrip()
+        response = _Response(status, exchange.sent, exchange.headers or [])
+        if worker.log.access_log_enabled:
+            elapsed = datetime.timedelta(seconds=clock.tick() - self._started)
+            worker.log.access(response, self._request, self.environ, elapsed)
+        try:
+            worker.cfg.post_request(worker, self._request, self.environ, response)
+        except Exception:
+            worker.log.exception("Exception in post_request hook")
+        self.server.request_done()
+
+    def log_refusal(self, error):
+        self._worker.log.warning("Invalid request from ip=%s: %s", self.address_string(),
+                                 error.reason)
+
+    def log(self, type, message, *args):
+        getattr(self._worker.log, type)(f"{self.address_string()} - {message}", *args)
+
+
+def _trusted(address, allowed):
+    """Whether ``address`` is in forwarded_allow_ips (addresses, networks, "*")."""
+    if "*" in allowed:
+        return True
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for entry in allowed:
+        try:
+            if ip in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+class _WorkerServer:
+    """fastcore's server as a gunicorn worker runs it (mixed into a server class)."""
+
+    def setup_worker(self, worker):
+        self.worker = worker
+        self.multiprocess = worker.cfg.workers > 1
+        self.grace_period = worker.cfg.graceful_timeout
+        self._beat = max(0.05, min(1.0, worker.timeout / 4))
+        self._next_beat = 0.0
+        self._served_lock = threading.Lock()
+
+    def service_actions(self):
+        now = time.monotonic()
+        if now < self._next_beat:
+            return
+        self._next_beat = now + self._beat
+        worker = self.worker
+        worker.notify()
+        if worker.ppid != os.getppid():
+            worker.log.info("Parent changed, shutting down: %s", worker)
+            worker.alive = False
+        if not worker.alive:
+            self.request_stop()
+
+    def request_done(self):
+        worker = self.worker
+        with self._served_lock:
+            worker.nr += 1
+            if worker.nr < worker.max_requests or not worker.alive:
+                return
+            worker.alive = False
+        worker.log.info("Autorestarting worker after current request.")
+        self.request_stop()
+
+    def handle_error(self, request, client_address):
+        self.worker.log.exception("Error handling request")
+
+    def log(self, type, message, *args):
+        getattr(self.worker.log, type)(message, *args)
+
+
+class _SingleServer(_WorkerServer, BaseWSGIServer):
+    pass
+
+
+class _ThreadedServer(_WorkerServer, ThreadedWSGIServer):
+    pass
+
+
+def _address(sock):
+    """make_server's host and port for an already bound socket."""
+    if sock.family == socket.AF_UNIX:
+        return f"unix://{sock.getsockname()}", 0
+    host, port = sock.getsockname()[:2]
+    return host, port
+
+
+class Worker(base.Worker):
+    """A gunicorn worker serving with fastcore (see the module docstring)."""
+
+    def run(self):
+        cfg = self.cfg
+        listeners = [listener.sock if hasattr(listener, "sock") else listener
+                     for listener in self.sockets]
+        host, port = _address(listeners[0])
+        kind = _ThreadedServer if cfg.threads > 1 else _SingleServer
+        server = kind(host, port, self.wsgi, GunicornHandler,
+                      ssl_context=gunicorn_ssl_context(cfg) if cfg.is_ssl else None,
+                      fd=listeners[0].fileno(), limits=limits_from(cfg),
+                      keep_alive_timeout=max(cfg.keepalive, 0.001),
+                      max_workers=cfg.threads, max_connections=cfg.worker_connections)
+        server.setup_worker(self)
+        for listener in listeners[1:]:
+            extra = socket.fromfd(listener.fileno(), listener.family, socket.SOCK_STREAM)
+            extra.setblocking(False)
+            server.extra_sockets.append(extra)
+        self.server = server
+        if not self.alive:  # SIGTERM while booting
+            server.request_stop()
+        server.serve_forever(poll_interval=server._beat)
+
+    def handle_exit(self, sig, frame):
+        """SIGTERM: stop accepting, finish the requests in flight."""
+        super().handle_exit(sig, frame)
+        server = getattr(self, "server", None)
+        if server is not None:
+            server.request_stop()
+
+    def handle_quit(self, sig, frame):
+        """SIGQUIT, SIGINT: exit at once (requests in flight are cut)."""
+        self.alive = False
+        self.cfg.worker_int(self)
+        access_log.flush()
+        os._exit(0)

@@ -1,0 +1,23 @@
+"""Apps for test_gunicorn, served by a real gunicorn arbiter with fastcore's worker."""
+
+import json
+import os
+import time
+
+
+def app(environ, start_response):
+    """The worker's pid and the environ keys a test looks at; /sleep?S
+    sleeps S seconds first (a slow request, or one that blocks its thread)."""
+    if environ["PATH_INFO"] == "/sleep":
+        time.sleep(float(environ["QUERY_STRING"] or "2"))
+    if environ["PATH_INFO"] == "/fail":
+        raise RuntimeError("the app failed on purpose")
+    keys = ("wsgi.url_scheme", "wsgi.multiprocess", "wsgi.multithread", "SERVER_SOFTWARE",
+            "SERVER_NAME", "SERVER_PORT", "REMOTE_ADDR", "PATH_INFO", "QUERY_STRING")
+    payload = {key: environ.get(key) for key in keys}
+    payload["pid"] = os.getpid()
+    payload["gunicorn.socket"] = "gunicorn.socket" in environ
+    body = json.dumps(payload).encode()
+    start_response("200 OK", [("Content-Type", "application/json"),
+                              ("Content-Length", str(len(body))), ("X-Out", "out-value")])
+    return [body]

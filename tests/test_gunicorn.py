@@ -1,0 +1,319 @@
+"""fastcore's gunicorn worker under a real gunicorn arbiter, in a subprocess on
+127.0.0.1 (and a Unix socket), every wait bounded."""
+
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+import requests
+
+from conftest import recv_until_closed
+from fastcore.errors import HeaderFieldsTooLarge, URITooLong
+from vectors import INVALID
+
+pytest.importorskip("gunicorn")
+from gunicorn.config import KNOWN_SETTINGS  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+# Newer gunicorns open a control socket in ~/.gunicorn unless told not to.
+NO_CONTROL_SOCKET = (["--no-control-socket"] if any(
+    setting.name == "control_socket_disable" for setting in KNOWN_SETTINGS) else [])
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Arbiter:
+    """`gunicorn -k fastcore.gunicorn.Worker gunicorn_apps:app` with ``args``."""
+
+    def __init__(self, tmp_path, *args, app="gunicorn_apps:app"):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = tmp_path / "gunicorn.log"
+        command = [sys.executable, "-m", "gunicorn", "-k", "fastcore.gunicorn.Worker",
+                   "--bind", f"127.0.0.1:{self.port}", *NO_CONTROL_SOCKET, *args, app]
+        with open(self.log_path, "w") as log:
+            self.proc = subprocess.Popen(command, cwd=HERE, stdout=log, stderr=subprocess.STDOUT)
+        self.wait_log("Booting worker")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError(self.log())
+
+    def log(self):
+        return self.log_path.read_text(errors="replace")
+
+    def wait_log(self, text, count=1, timeout=20):
+        deadline = time.monotonic() + timeout
+        while self.log().count(text) < count:
+            assert time.monotonic() < deadline, f"{text!r} not logged:\n{self.log()}"
+            assert self.proc.poll() is None or text in self.log(), self.log()
+            time.sleep(0.05)
+        return self.log()
+
+    def get(self, path="/", **kwargs):
+        return requests.get(self.url + path, timeout=kwargs.pop("timeout", 10), **kwargs)
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def arbiter(tmp_path):
+    started = []
+
+    def start(*args, **kwargs):
+        server = Arbiter(tmp_path, *args, **kwargs)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop(signal.SIGQUIT)
+
+
+def _pids(server, count):
+    pids = set()
+    for _ in range(count):
+        pids.add(server.get(headers={"Connection": "close"}).json()["pid"])
+    return pids
+
+
+def test_two_workers_both_serve(arbiter):
+    server = arbiter("--workers", "2", "--threads", "4")
+    server.wait_log("Booting worker", count=2)
+    environ = server.get().json()
+    assert environ["SERVER_SOFTWARE"].startswith("gunicorn/")
+    assert "fastcore/" in environ["SERVER_SOFTWARE"]
+    assert environ["gunicorn.socket"] and environ["wsgi.multiprocess"] is True
+    assert environ["wsgi.multithread"] is True
+    assert len(_pids(server, 200)) == 2
+
+
+@pytest.fixture(scope="module")
+def shared_arbiter(tmp_path_factory):
+    """One arbiter for a table of cases."""
+    server = Arbiter(tmp_path_factory.mktemp("shared"), "--threads", "2")
+    yield server
+    server.stop(signal.SIGQUIT)
+
+
+# The size limits are gunicorn's here (test_hooks_limits_and_a_unix_socket).
+@pytest.mark.parametrize("vector", [v for v in INVALID if v["limits"] is None and v["error"]
+                                    not in (URITooLong, HeaderFieldsTooLarge)],
+                         ids=lambda v: v["id"])
+def test_invalid_requests_are_refused_as_by_the_dev_server(shared_arbiter, vector):
+    with socket.create_connection(("127.0.0.1", shared_arbiter.port), timeout=5) as sock:
+        try:
+            sock.sendall(vector["raw"])
+        except OSError:
+            pass
+        data = recv_until_closed(sock)
+    assert data.startswith(b"HTTP/1.1 %d " % vector["error"].status), data
+    assert vector["reason"].encode() in data
+
+
+def test_sigterm_lets_the_request_in_flight_finish(arbiter):
+    server = arbiter("--graceful-timeout", "10")
+    result = {}
+
+    def slow():
+        result["response"] = server.get("/sleep?2", timeout=15)
+
+    client = threading.Thread(target=slow)
+    client.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    assert server.stop(signal.SIGTERM) == 0
+    assert time.monotonic() - started < 10
+    client.join(5)
+    assert result["response"].status_code == 200
+
+
+def test_sighup_reloads_without_refusing_a_request(arbiter):
+    server = arbiter("--workers", "2", "--threads", "2")
+    server.wait_log("Booting worker", count=2)
+    before = _pids(server, 20)
+    failures, done, pids = [], threading.Event(), set()
+
+    def client():
+        session = requests.Session()
+        while not done.is_set():
+            try:
+                pids.add(session.get(server.url, timeout=10).json()["pid"])
+            except requests.RequestException as e:
+                failures.append(e)
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    time.sleep(0.3)
+    server.proc.send_signal(signal.SIGHUP)
+    server.wait_log("Booting worker", count=4)
+    time.sleep(1.5)
+    done.set()
+    thread.join(15)
+    after = _pids(server, 20)
+    assert not failures, failures
+    assert after and not (after & before), (before, after)
+
+
+def test_max_requests_replaces_the_worker_and_no_request_fails(arbiter):
+    server = arbiter("--max-requests", "50", "--threads", "2")
+    session = requests.Session()
+    pids = []
+    for _ in range(120):
+        response = session.get(server.url, timeout=10)
+        assert response.status_code == 200
+        pids.append(response.json()["pid"])
+    assert "Autorestarting worker after current request." in server.log()
+    first = pids[0]
+    assert pids[:50] == [first] * 50 and pids[50] != first
+
+
+def test_a_blocked_thread_does_not_stop_the_heartbeat(arbiter):
+    server = arbiter("--threads", "4", "--timeout", "2")
+    pid = server.get().json()["pid"]
+    blocked = threading.Thread(target=lambda: requests.get(server.url + "/sleep?5", timeout=15))
+    blocked.start()
+    time.sleep(0.3)
+    for _ in range(20):  # served by the other threads meanwhile
+        assert server.get().json()["pid"] == pid
+        time.sleep(0.2)
+    blocked.join(15)
+    assert server.get().json()["pid"] == pid
+    assert "WORKER TIMEOUT" not in server.log()
+
+
+def test_with_one_thread_a_blocked_app_gets_the_worker_replaced(arbiter):
+    server = arbiter("--threads", "1", "--timeout", "2")
+    pid = server.get().json()["pid"]
+    with pytest.raises(requests.RequestException):
+        requests.get(server.url + "/sleep?10", timeout=15)
+    server.wait_log("WORKER TIMEOUT")
+    server.wait_log("Booting worker", count=2)
+    assert server.get().json()["pid"] != pid
+
+
+def test_access_log_format(arbiter):
+    server = arbiter("--access-logfile", "-", "--access-logformat",
+                     "%(h)s|%(r)s|%(s)s|%(b)s|%(m)s|%(U)s|%(q)s|%({x-in}i)s|%({x-out}o)s|%(p)s")
+    body = server.get("/p?q=1", headers={"X-In": "in-value"}).content
+    log = server.wait_log("|GET /p?q=1 HTTP/1.1|")
+    line = next(line for line in log.splitlines() if "|GET /p?q=1 HTTP/1.1|" in line)
+    pid = server.get().json()["pid"]
+    assert line == (f"127.0.0.1|GET /p?q=1 HTTP/1.1|200|{len(body)}|GET|/p|q=1|in-value|"
+                    f"out-value|<{pid}>")
+
+
+def test_app_errors_go_to_gunicorns_error_log(arbiter):
+    server = arbiter()
+    assert server.get("/fail").status_code == 500
+    log = server.wait_log("RuntimeError: the app failed on purpose")
+    assert "[ERROR]" in log
+
+
+def test_hooks_limits_and_a_unix_socket(arbiter, tmp_path):
+    hooks = tmp_path / "hooks.txt"
+    config = tmp_path / "conf.py"
+    config.write_text(textwrap.dedent(f"""
+        limit_request_line = 100
+        keepalive = 5
+
+        def pre_request(worker, req):
+            with open({str(hooks)!r}, "a") as f:
+                f.write(f"pre {{req.method}} {{req.path}}\\n")
+
+        def post_request(worker, req, environ, resp):
+            with open({str(hooks)!r}, "a") as f:
+                f.write(f"post {{req.path}} {{resp.status}} {{environ['PATH_INFO']}}\\n")
+    """))
+    unix = tmp_path / "g.sock"
+    server = arbiter("--config", str(config), "--bind", f"unix:{unix}")
+    assert server.get("/hooked").status_code == 200
+    deadline = time.monotonic() + 5  # post_request runs once the response is sent
+    while hooks.read_text().count("\n") < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert hooks.read_text().splitlines() == ["pre GET /hooked", "post /hooked 200 OK /hooked"]
+    assert server.get("/" + "a" * 200).status_code == 414
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(5)
+        sock.connect(str(unix))
+        sock.sendall(b"GET /unix HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        data = recv_until_closed(sock)
+    assert data.startswith(b"HTTP/1.1 200 ") and b'"PATH_INFO": "/unix"' in data
+
+
+def test_scheme_headers_from_trusted_proxies_only(arbiter):
+    server = arbiter("--forwarded-allow-ips", "127.0.0.1")
+    assert server.get().json()["wsgi.url_scheme"] == "http"
+    https = server.get(headers={"X-Forwarded-Proto": "https"}).json()
+    assert https["wsgi.url_scheme"] == "https" and https["REMOTE_ADDR"] == "127.0.0.1"
+    both = server.get(headers={"X-Forwarded-Proto": "https", "X-Forwarded-Ssl": "off"})
+    assert both.status_code == 400
+    untrusted = arbiter("--forwarded-allow-ips", "10.0.0.0/8")
+    assert untrusted.get(headers={"X-Forwarded-Proto": "https"}).json()["wsgi.url_scheme"] == "http"
+
+
+def test_tls_with_a_certificate_made_here(arbiter, tmp_path):
+    from werkzeug.serving import make_ssl_devcert
+
+    cert, key = make_ssl_devcert(str(tmp_path / "dev"), host="127.0.0.1")
+    server = arbiter("--certfile", cert, "--keyfile", key)
+    context = ssl.create_default_context(cafile=cert)
+    context.check_hostname = False
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
+        with context.wrap_socket(raw) as tls:
+            tls.sendall(b"GET /tls HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            data = recv_until_closed(tls)
+    assert data.startswith(b"HTTP/1.1 200 ") and b'"wsgi.url_scheme": "https"' in data
+
+
+def test_worker_connections_bounds_open_connections(arbiter):
+    server = arbiter("--threads", "2", "--worker-connections", "2", "--keep-alive", "30")
+    idle = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(2)]
+    for sock in idle:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+    waiting = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    waiting.sendall(b"GET /third HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    waiting.settimeout(1)
+    with pytest.raises(socket.timeout):
+        waiting.recv(65536)  # not accepted while two are open
+    idle[0].close()
+    waiting.settimeout(5)
+    assert recv_until_closed(waiting).startswith(b"HTTP/1.1 200 ")
+    for sock in (idle[1], waiting):
+        sock.close()
+
+
+def test_a_websocket_through_the_worker(arbiter):
+    import simple_websocket
+
+    server = arbiter("--threads", "4", app="ws_apps:echo_app")
+    ws = simple_websocket.Client.connect(f"ws://127.0.0.1:{server.port}/echo")
+    for message in ("one", "x" * 100000):
+        ws.send(message)
+        assert ws.receive(timeout=5) == message
+    ws.close()
+    assert server.get().text == "hello"
