@@ -403,8 +403,10 @@ def perf_available():
 
 
 def count_events(pid, seconds):
-    """perf stat's counts of PERF_EVENTS for the threads of ``pid``, over ``seconds``."""
-    out = subprocess.run(["perf", "stat", "-x,", "-e", ",".join(PERF_EVENTS), "-p", str(pid),
+    """perf stat's counts of PERF_EVENTS for the threads of ``pid`` and its
+    children (gunicorn's worker), over ``seconds``."""
+    pids = ",".join(str(p) for p in [pid, *_children(pid)])
+    out = subprocess.run(["perf", "stat", "-x,", "-e", ",".join(PERF_EVENTS), "-p", pids,
                           "sleep", f"{seconds:g}"], capture_output=True, text=True,
                          timeout=seconds + 30).stderr
     counts = {}

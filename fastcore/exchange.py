@@ -292,7 +292,7 @@ class Exchange:
         else:
             framing = "close"
         keep = (head.keep_alive and framing != "close" and handler.protocol_version >= "HTTP/1.1"
-                and not (self.body is not None and self.body.failed))
+                and not (self.body is not None and self.body.failed) and not handler.server.stopping)
         if not keep:
             self.keep = False
             extra += "Connection: close\r\n"

@@ -35,12 +35,15 @@ Importing ``fastcore`` never imports gunicorn; this module needs it (the
 
 import datetime
 import ipaddress
+import logging
 import os
 import socket
+import sys
 import threading
 import time
 
 from gunicorn import __version__ as GUNICORN_VERSION
+from gunicorn.config import PostRequest, PreRequest
 from gunicorn.sock import ssl_context as gunicorn_ssl_context
 from gunicorn.workers import base
 
@@ -48,6 +51,7 @@ from fastcore import __version__
 from fastcore.access_log import access_log, clock
 from fastcore.errors import BadRequest
 from fastcore.exchange import Exchange
+from fastcore.gunicorn_log import AccessLog
 from fastcore.handler import WSGIRequestHandler
 from fastcore.limits import Limits
 from fastcore.server import BaseWSGIServer, ThreadedWSGIServer
@@ -74,16 +78,22 @@ def limits_from(cfg):
 class _Request:
     """What gunicorn's hooks and access log read of a request."""
 
-    __slots__ = ("method", "uri", "path", "query", "version", "headers", "scheme")
+    __slots__ = ("_head", "scheme")
 
     def __init__(self, head, scheme):
-        self.method = head.method
-        self.uri = head.target
-        self.path = head.path
-        self.query = head.query
-        self.version = (1, 1) if head.version == "HTTP/1.1" else (1, 0)
-        self.headers = [(name.upper(), value) for name, value in head.headers]
+        self._head = head
         self.scheme = scheme
+
+    method = property(lambda self: self._head.method)
+    uri = property(lambda self: self._head.target)
+    path = property(lambda self: self._head.path)
+    query = property(lambda self: self._head.query)
+    version = property(lambda self: (1, 1) if self._head.version == "HTTP/1.1" else (1, 0))
+
+    @property
+    def headers(self):
+        """(NAME, value) pairs, names in upper case as gunicorn gives them."""
+        return [(name.upper(), value) for name, value in self._head.headers]
 
 
 class _Response:
@@ -96,6 +106,25 @@ class _Response:
         self.status_code = int(status[:3])
         self.sent = sent
         self.headers = headers
+
+
+class _Settings:
+    """What the handler reads of gunicorn's settings on every request, read
+    once: gunicorn's Config looks each one up anew."""
+
+    def __init__(self, worker):
+        cfg = worker.cfg
+        self.pre_request = cfg.pre_request
+        if self.pre_request is PreRequest.default and not worker.log.error_log.isEnabledFor(
+                logging.DEBUG):
+            self.pre_request = None  # the default only logs, at debug level
+        self.post_request = None if cfg.post_request is PostRequest.default else cfg.post_request
+        self.access_log = worker.log.access_log_enabled
+        self.needs_request = bool(self.pre_request or self.post_request or self.access_log)
+        self.exchange = Exchange if cfg.sendfile is not False else _NoSendfileExchange
+        self.scheme_headers = cfg.secure_scheme_headers
+        self.allowed_ips = cfg.forwarded_allow_ips
+        self.counting = worker.max_requests != sys.maxsize
 
 
 class _NoSendfileExchange(Exchange):
@@ -116,53 +145,53 @@ class GunicornHandler(WSGIRequestHandler):
 
     def setup(self):
         super().setup()
-        self._worker = worker = self.server.worker
+        self._worker = self.server.worker
+        self._settings = settings = self.server.settings
         # Scheme headers count only from a trusted proxy (or a Unix socket).
         self._schemes = {}
         if self.connection.family == socket.AF_UNIX or _trusted(
-                self.client_address[0], worker.cfg.forwarded_allow_ips):
-            self._schemes = worker.cfg.secure_scheme_headers
+                self.client_address[0], settings.allowed_ips):
+            self._schemes = settings.scheme_headers
         self._scheme = "https" if self.server.ssl_context is not None else "http"
         self._request = None
 
     def handle_one_request(self, conn, head):
-        scheme = self._request_scheme(head)
+        scheme = self._request_scheme(head) if self._schemes else self._scheme
         if scheme is None:
             conn.buffer = conn.buffer[head.size:]
             return self.refuse(conn, BadRequest("contradictory scheme headers"))
-        worker = self._worker
-        self._request = _Request(head, scheme)
-        worker.cfg.pre_request(worker, self._request)
+        self._url_scheme = scheme
+        settings = self._settings
+        if settings.needs_request:
+            self._request = _Request(head, scheme)
+            if settings.pre_request is not None:
+                settings.pre_request(self._worker, self._request)
         return super().handle_one_request(conn, head)
 
     def _request_scheme(self, head):
         """wsgi.url_scheme: from secure_scheme_headers when trusted (None
         when two of them disagree, which gunicorn refuses too)."""
-        scheme = self._scheme
-        if self._schemes:
-            said = None
-            for name, value in head.headers:
-                wanted = self._schemes.get(name.upper())
-                if wanted is not None:
-                    this = "https" if value == wanted else "http"
-                    if said is not None and this != said:
-                        return None
-                    said = this
-            scheme = said or scheme
-        return scheme
+        said = None
+        for name, value in head.headers:
+            wanted = self._schemes.get(name.upper())
+            if wanted is not None:
+                this = "https" if value == wanted else "http"
+                if said is not None and this != said:
+                    return None
+                said = this
+        return said or self._scheme
 
     def run_wsgi(self, conn, head):
-        kind = Exchange if self._worker.cfg.sendfile is not False else _NoSendfileExchange
-        return kind(self, conn, head).run()
+        return self._settings.exchange(self, conn, head).run()
 
     def make_environ(self):
         environ = super().make_environ()
-        environ["wsgi.url_scheme"] = self._request.scheme
-        environ["gunicorn.socket"] = self.connection
+        environ["wsgi.url_scheme"] = self._url_scheme
         return environ
 
     def _connection_environ(self):
         base = super()._connection_environ()
+        base["gunicorn.socket"] = self.connection
         if self.connection.family != socket.AF_UNIX:
             # The listener this connection came in on (there may be several).
             host, port = self.connection.getsockname()[:2]
@@ -171,19 +200,23 @@ class GunicornHandler(WSGIRequestHandler):
 
     def log_request(self, code="-", size="-"):
         """gunicorn's access log line, post_request, and max_requests."""
-        worker, exchange = self._worker, self._exchange
-        status = exchange.status
-        if not status or status[:3] != str(code):
-            status = f"{code} {'Switching Protocols' if code == 101 else ''}".rstrip()
-        response = _Response(status, exchange.sent, exchange.headers or [])
-        if worker.log.access_log_enabled:
-            elapsed = datetime.timedelta(seconds=clock.tick() - self._started)
-            worker.log.access(response, self._request, self.environ, elapsed)
-        try:
-            worker.cfg.post_request(worker, self._request, self.environ, response)
-        except Exception:
-            worker.log.exception("Exception in post_request hook")
-        self.server.request_done()
+        settings = self._settings
+        if settings.needs_request:
+            worker, exchange = self._worker, self._exchange
+            status = exchange.status
+            if not status or status[:3] != str(code):
+                status = f"{code} {'Switching Protocols' if code == 101 else ''}".rstrip()
+            response = _Response(status, exchange.sent, exchange.headers or [])
+            if settings.access_log:
+                elapsed = datetime.timedelta(seconds=clock.tick() - self._started)
+                self.server.access.write(response, self._request, self.environ, elapsed)
+            if settings.post_request is not None:
+                try:
+                    settings.post_request(worker, self._request, self.environ, response)
+                except Exception:
+                    worker.log.exception("Exception in post_request hook")
+        if settings.counting:
+            self.server.request_done()
 
     def log_refusal(self, error):
         self._worker.log.warning("Invalid request from ip=%s: %s", self.address_string(),
@@ -215,6 +248,8 @@ class _WorkerServer:
 
     def setup_worker(self, worker):
         self.worker = worker
+        self.settings = _Settings(worker)
+        self.access = AccessLog(worker.log)
         self.multiprocess = worker.cfg.workers > 1
         self.grace_period = worker.cfg.graceful_timeout
         self._beat = max(0.05, min(1.0, worker.timeout / 4))

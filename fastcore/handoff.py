@@ -210,10 +210,3 @@ class ThreadedLoop(Loop):
     def _has_work(self):
         return bool(self._ready) or bool(self._waiting
                                          and self._away - len(self._held) < self._max_running)
-
-    def _close_idle(self):
-        while self._waiting:
-            conn, _ = self._waiting.popleft()
-            conn.away = False
-            self._poller.resume(conn.fd)
-        super()._close_idle()

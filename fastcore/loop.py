@@ -31,6 +31,10 @@ from fastcore.poller import Poller
 __all__ = ["Loop", "MovedOff"]
 
 _ADOPT = "adopt"  # a hand-back that is a new connection (after its TLS handshake)
+# On stop, an idle keep-alive connection is served for this long before it is
+# closed: its client may have sent the next request already, and closing on it
+# would lose that request.
+STOP_IDLE_SECONDS = 0.5
 
 
 class MovedOff(Exception):
@@ -73,7 +77,8 @@ class Loop:
         self._head = Deadlines(head_timeout)
         self._idle = Deadlines(keep_alive_timeout)
         self._linger = Deadlines(LINGER_SECONDS)
-        self._queues = (self._head, self._idle, self._linger)
+        self._closing = Deadlines(STOP_IDLE_SECONDS)
+        self._queues = (self._head, self._idle, self._linger, self._closing)
         self._earliest = None  # the earliest deadline when the loop last polled
         self._wake_r, self._wake_w = socket.socketpair()
         for sock in (self._wake_r, self._wake_w):
@@ -214,8 +219,9 @@ class Loop:
         if self._stopping:
             if self._give_up is None:
                 self._give_up = time.monotonic() + self._grace_period
-                self._close_idle()
-            if self._away == len(self._held) or time.monotonic() > self._give_up:
+                self._wind_down()
+            # Done when only taken-over connections are left (stop() shut them down).
+            if len(self._conns) <= len(self._held) or time.monotonic() > self._give_up:
                 self._end()
                 return True
         if self._until_empty and not self._conns:
@@ -349,17 +355,21 @@ class Loop:
         for conn in self._head.expired(now):
             conn.handler.head_timed_out()
             self._close(conn)
-        for queue in (self._idle, self._linger):
+        for queue in (self._idle, self._linger, self._closing):
             for conn in queue.expired(now):
                 self._close(conn)
 
-    def _close_idle(self):
-        """On stop: no more connections, and none of those waiting for a request."""
+    def _wind_down(self):
+        """On stop: accept no more connections (the listening sockets close,
+        so new clients are refused rather than queued and then reset), serve
+        the requests already under way, and give idle ones STOP_IDLE_SECONDS
+        for a last request (each is closed after its response)."""
         self._watch_listeners(False)
+        for sock in self._listeners.values():
+            sock.close()  # a gunicorn worker's is a duplicate: the arbiter's stays open
         self._listeners.clear()
-        for conn in list(self._conns.values()):
-            if not conn.away:
-                self._close(conn)
+        for conn in list(self._idle.due):
+            self._closing.start(conn)
 
     # -- hand-backs ------------------------------------------------------------------------
 

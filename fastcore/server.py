@@ -97,7 +97,7 @@ class BaseWSGIServer(_WerkzeugServer):
         # State first: Werkzeug's __init__ calls server_close() if binding fails.
         self._loop = None
         self._pool = None
-        self._stop_requested = False
+        self.stopping = False  # asked to stop: responses say Connection: close
         self._warned_single = False
         self._stopped = threading.Event()
         self._stopped.set()
@@ -155,7 +155,7 @@ class BaseWSGIServer(_WerkzeugServer):
         loop = self._loop = self._make_loop(threaded=self.multithread)
         for sock in (self.socket, *self.extra_sockets):
             loop.listen(sock)
-        if self._stop_requested:
+        if self.stopping:
             loop.stop()
         try:
             loop.run(poll_interval, self.grace_period)
@@ -169,7 +169,7 @@ class BaseWSGIServer(_WerkzeugServer):
             access_log.flush()
             self.server_close()
             self._loop = None
-            self._stop_requested = False
+            self.stopping = False  # asked to stop: responses say Connection: close
             self._stopped.set()
 
     def _make_pool(self):
@@ -196,7 +196,7 @@ class BaseWSGIServer(_WerkzeugServer):
 
     def request_stop(self) -> None:
         """Ask serve_forever to stop; safe from a signal handler."""
-        self._stop_requested = True
+        self.stopping = True
         loop = self._loop
         if loop is not None:
             loop.stop()

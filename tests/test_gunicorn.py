@@ -317,3 +317,82 @@ def test_a_websocket_through_the_worker(arbiter):
         assert ws.receive(timeout=5) == message
     ws.close()
     assert server.get().text == "hello"
+
+
+def test_sigquit_exits_at_once(arbiter):
+    server = arbiter("--graceful-timeout", "30")
+    cut = threading.Thread(target=lambda: pytest.raises(
+        requests.RequestException, requests.get, server.url + "/sleep?10", timeout=15))
+    cut.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    server.stop(signal.SIGQUIT)
+    assert time.monotonic() - started < 5
+    cut.join(15)
+
+
+def test_sigusr1_reopens_the_access_log(arbiter, tmp_path):
+    access = tmp_path / "access.log"
+    server = arbiter("--access-logfile", str(access))
+    server.get("/before")
+    deadline = time.monotonic() + 5
+    while "/before" not in access.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    access.rename(tmp_path / "access.log.1")  # as logrotate does
+    server.proc.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        server.get("/after")
+        if access.exists() and "/after" in access.read_text():
+            break
+        time.sleep(0.2)
+    assert "/after" in access.read_text()
+    assert "/before" in (tmp_path / "access.log.1").read_text()
+
+
+def test_sendfile_setting(arbiter):
+    """server_apps.sendfile's file fails read(): only os.sendfile can send it."""
+    with open(os.path.join(HERE, "server_apps.py"), "rb") as f:
+        expected = f.read()
+    assert arbiter(app="server_apps:sendfile").get().content == expected
+    server = arbiter("--no-sendfile", app="server_apps:sendfile")
+    assert server.get().status_code == 500
+    assert "read() called: the server iterated instead of sendfile" in server.wait_log("read()")
+
+
+@pytest.mark.parametrize("access_format", [
+    None,  # gunicorn's default: '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
+    '%(h)s|%(r)s|%(s)s|%(b)s|%(B)s|%(m)s|%(U)s|%(q)s|%(H)s|%(p)s|%(missing)s',
+    '%(u)s %({X-In}i)s %({x-in}i)s %({content-type}o)s %({path_info}e)s %({nothere}i)s',
+])
+def test_access_lines_are_gunicorns_own(tmp_path, access_format):
+    """AccessLog writes, for the same request, the line gunicorn's Logger writes."""
+    import base64
+    import datetime
+
+    from gunicorn.config import Config
+    from gunicorn.glogging import Logger
+
+    from fastcore.access_log import access_log
+    from fastcore.gunicorn import _Request, _Response
+    from fastcore.gunicorn_log import AccessLog
+    from fastcore.parser import build_environ, parse_request
+
+    path = tmp_path / "access.log"
+    cfg = Config()
+    cfg.set("accesslog", str(path))
+    if access_format:
+        cfg.set("access_log_format", access_format)
+    logger = Logger(cfg)
+    user = base64.b64encode(b"alice:secret")
+    head = parse_request(b'GET /p?q=1 HTTP/1.1\r\nHost: a\r\nX-In: "quoted"\r\n'
+                         b"User-Agent: ua/1\r\nAuthorization: Basic " + user + b"\r\n\r\n")
+    environ = build_environ(head, {"REMOTE_ADDR": "127.0.0.1"})
+    response = _Response("404 Not Found", 5, [("Content-Type", "text/plain")])
+    took = datetime.timedelta(microseconds=1234)
+    ours = AccessLog(logger)
+    ours.write(response, _Request(head, "http"), environ, took)
+    access_log.flush()
+    logger.access(response, _Request(head, "http"), environ, took)
+    ours_line, gunicorn_line = path.read_text().splitlines()
+    assert ours_line == gunicorn_line

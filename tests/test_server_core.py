@@ -215,3 +215,34 @@ def test_pipelined_bodies_and_keep_alive_reuse(live_server, mode):
             got += data
         assert [body for _, _, body in read_responses(got)] == expected
     sock.close()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_stop_loses_no_request_of_a_keep_alive_client(live_server, mode):
+    """On SIGTERM a keep-alive connection's next request, which the client
+    may already have sent, is answered (then the connection closes), not
+    dropped: a client looping on one connection sees no error but refusals
+    of new connections once the server has stopped accepting."""
+    server = live_server("path", mode)
+    errors, answered, stop = [], [], threading.Event()
+
+    def client():
+        session = requests.Session()
+        while not stop.is_set():
+            try:
+                answered.append(session.get(server.url + "/loop", timeout=5).status_code)
+            except requests.ConnectionError as e:
+                if "refused" not in str(e).lower():
+                    errors.append(e)
+                return
+
+    threads = [threading.Thread(target=client) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)
+    assert server.stop() == 0
+    stop.set()
+    for thread in threads:
+        thread.join(10)
+    assert answered and set(answered) == {200}
+    assert not errors, errors
