@@ -33,7 +33,6 @@ Importing ``fastcore`` never imports gunicorn; this module needs it (the
 ``gunicorn`` extra).
 """
 
-import datetime
 import ipaddress
 import logging
 import os
@@ -208,8 +207,8 @@ class GunicornHandler(WSGIRequestHandler):
                 status = f"{code} {'Switching Protocols' if code == 101 else ''}".rstrip()
             response = _Response(status, exchange.sent, exchange.headers or [])
             if settings.access_log:
-                elapsed = datetime.timedelta(seconds=clock.tick() - self._started)
-                self.server.access.write(response, self._request, self.environ, elapsed)
+                self.server.access.write(response, self._request, self.environ,
+                                         clock.tick() - self._started)
             if settings.post_request is not None:
                 try:
                     settings.post_request(worker, self._request, self.environ, response)

@@ -10,6 +10,7 @@ are written in batches like the dev server's (``access_log``). Anything else
 gunicorn's own ``access()``.
 """
 
+import datetime
 import logging
 import os
 import re
@@ -29,15 +30,11 @@ class AccessLog:
 
     def __init__(self, logger):
         self._logger = logger
-        self._format = logger.cfg.access_log_format
-        keys = list(dict.fromkeys(_KEY.findall(self._format)))
-        # Each key as the format writes it, and as the atoms are named
-        # (gunicorn matches {header}i, {header}o and {variable}e in any case).
-        self._keys = [(key, key.lower() if key[:1] == "{" else key) for key in keys]
-        self._headers_in = [k.lower() for k in keys if k[:1] == "{" and k.endswith("}i")]
-        self._headers_out = [k.lower() for k in keys if k[:1] == "{" and k.endswith("}o")]
-        self._environ_keys = [k.lower() for k in keys if k[:1] == "{" and k.endswith("}e")]
-        self._simple = [(key, _ATOMS[key]) for key in keys if key in _ATOMS]
+        fmt = logger.cfg.access_log_format
+        # One getter per key, in the format's order, and the format with each
+        # "%(key)" made positional: a tuple of values fills it.
+        self._getters = [_getter(key) for key in _KEY.findall(fmt)]
+        self._positional = _KEY.sub("%", fmt)
         self._pid = f"<{os.getpid()}>"
         self._second = None
         self._now = ""
@@ -47,38 +44,18 @@ class AccessLog:
         self._own = (kind.access is Logger.access and kind.atoms is Logger.atoms
                      and kind.atoms_wrapper_class is SafeAtoms)
 
-    def write(self, resp, req, environ, request_time):
-        """``Logger.access(resp, req, environ, request_time)``, the same line."""
+    def write(self, resp, req, environ, seconds):
+        """``Logger.access(resp, req, environ, request_time)`` for a request
+        that took ``seconds``: the same line."""
         logger = self._logger
         handler = _direct_handler(logger.access_log) if self._own else None
         if handler is None:
-            logger.access(resp, req, environ, request_time)
+            logger.access(resp, req, environ, datetime.timedelta(seconds=seconds))
             return
-        # What gunicorn's SafeAtoms does, for the format's keys only: "-" for
-        # a missing atom, quotes escaped in strings.
-        atoms = self.atoms(resp, req, environ, request_time)
-        values = {}
-        for key, name in self._keys:
-            value = atoms.get(name, "-")
-            values[key] = value.replace('"', '\\"') if isinstance(value, str) else value
-        access_log.add(handler, self._format % values)
-
-    def atoms(self, resp, req, environ, request_time):
-        """The atoms the format uses, as gunicorn's ``Logger.atoms`` computes them."""
-        atoms = {key: compute(self, resp, environ, request_time)
-                 for key, compute in self._simple}
-        if self._headers_in:
-            headers = {f"{{{name.lower()}}}i": value for name, value in req.headers}
-            atoms.update((key, headers[key]) for key in self._headers_in if key in headers)
-        if self._headers_out:
-            headers = {f"{{{name.lower()}}}o": value for name, value in resp.headers}
-            atoms.update((key, headers[key]) for key in self._headers_out if key in headers)
-        for key in self._environ_keys:
-            name = key[1:-2]
-            for environ_key, value in environ.items():
-                if environ_key.lower() == name:
-                    atoms[key] = value
-        return atoms
+        values = [get(self, resp, req, environ, seconds) for get in self._getters]
+        # As gunicorn's SafeAtoms: quotes escaped in strings.
+        access_log.add(handler, self._positional % tuple(
+            [value.replace('"', '\\"') if type(value) is str else value for value in values]))
 
     def _timestamp(self):
         second = int(time.time())
@@ -98,29 +75,58 @@ def _sent(resp):
     return sent is not None and str(sent) or "-"
 
 
-# Each atom of gunicorn's access_log_format: (AccessLog, resp, environ, request_time) -> value.
+def _took(seconds):
+    return datetime.timedelta(seconds=seconds)
+
+
+def _last(pairs, name):
+    """The value of the last (name, value) pair named ``name`` in any case, or "-"."""
+    found = "-"
+    for key, value in pairs:
+        if key.lower() == name:
+            found = value
+    return found
+
+
+# Each atom of gunicorn's access_log_format, as its Logger.atoms computes it:
+# (AccessLog, resp, req, environ, seconds) -> value.
 _ATOMS = {
-    "h": lambda log, resp, environ, took: environ.get("REMOTE_ADDR", "-"),
-    "l": lambda log, resp, environ, took: "-",
-    "u": lambda log, resp, environ, took: log._logger._get_user(environ) or "-",
-    "t": lambda log, resp, environ, took: log._timestamp(),
-    "r": lambda log, resp, environ, took: (f"{environ['REQUEST_METHOD']} {environ['RAW_URI']} "
-                                           f"{environ['SERVER_PROTOCOL']}"),
-    "s": lambda log, resp, environ, took: _status(resp),
-    "m": lambda log, resp, environ, took: environ.get("REQUEST_METHOD"),
-    "U": lambda log, resp, environ, took: environ.get("PATH_INFO"),
-    "q": lambda log, resp, environ, took: environ.get("QUERY_STRING"),
-    "H": lambda log, resp, environ, took: environ.get("SERVER_PROTOCOL"),
-    "b": lambda log, resp, environ, took: _sent(resp),
-    "B": lambda log, resp, environ, took: getattr(resp, "sent", None),
-    "f": lambda log, resp, environ, took: environ.get("HTTP_REFERER", "-"),
-    "a": lambda log, resp, environ, took: environ.get("HTTP_USER_AGENT", "-"),
-    "T": lambda log, resp, environ, took: took.seconds,
-    "D": lambda log, resp, environ, took: took.seconds * 1000000 + took.microseconds,
-    "M": lambda log, resp, environ, took: took.seconds * 1000 + int(took.microseconds / 1000),
-    "L": lambda log, resp, environ, took: "%d.%06d" % (took.seconds, took.microseconds),
-    "p": lambda log, resp, environ, took: log._pid,
+    "h": lambda log, resp, req, environ, s: environ.get("REMOTE_ADDR", "-"),
+    "l": lambda log, resp, req, environ, s: "-",
+    "u": lambda log, resp, req, environ, s: log._logger._get_user(environ) or "-",
+    "t": lambda log, resp, req, environ, s: log._timestamp(),
+    "r": lambda log, resp, req, environ, s: (f"{environ['REQUEST_METHOD']} {environ['RAW_URI']} "
+                                             f"{environ['SERVER_PROTOCOL']}"),
+    "s": lambda log, resp, req, environ, s: _status(resp),
+    "m": lambda log, resp, req, environ, s: environ.get("REQUEST_METHOD"),
+    "U": lambda log, resp, req, environ, s: environ.get("PATH_INFO"),
+    "q": lambda log, resp, req, environ, s: environ.get("QUERY_STRING"),
+    "H": lambda log, resp, req, environ, s: environ.get("SERVER_PROTOCOL"),
+    "b": lambda log, resp, req, environ, s: _sent(resp),
+    "B": lambda log, resp, req, environ, s: getattr(resp, "sent", None),
+    "f": lambda log, resp, req, environ, s: environ.get("HTTP_REFERER", "-"),
+    "a": lambda log, resp, req, environ, s: environ.get("HTTP_USER_AGENT", "-"),
+    "T": lambda log, resp, req, environ, s: _took(s).seconds,
+    "D": lambda log, resp, req, environ, s: _took(s).seconds * 1000000 + _took(s).microseconds,
+    "M": lambda log, resp, req, environ, s: (_took(s).seconds * 1000
+                                             + int(_took(s).microseconds / 1000)),
+    "L": lambda log, resp, req, environ, s: "%d.%06d" % (_took(s).seconds, _took(s).microseconds),
+    "p": lambda log, resp, req, environ, s: log._pid,
 }
+
+
+def _getter(key):
+    """The getter of one "%(key)" of the format ("-" for an unknown one)."""
+    if key in _ATOMS:
+        return _ATOMS[key]
+    name, kind = key[1:-2].lower(), key[-2:]
+    if key[:1] == "{" and kind == "}i":
+        return lambda log, resp, req, environ, s: _last(req.headers, name)
+    if key[:1] == "{" and kind == "}o":
+        return lambda log, resp, req, environ, s: _last(resp.headers, name)
+    if key[:1] == "{" and kind == "}e":
+        return lambda log, resp, req, environ, s: _last(environ.items(), name)
+    return lambda log, resp, req, environ, s: "-"
 
 
 def _direct_handler(logger):

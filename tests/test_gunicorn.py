@@ -362,7 +362,7 @@ def test_sendfile_setting(arbiter):
 
 @pytest.mark.parametrize("access_format", [
     None,  # gunicorn's default: '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
-    '%(h)s|%(r)s|%(s)s|%(b)s|%(B)s|%(m)s|%(U)s|%(q)s|%(H)s|%(p)s|%(missing)s',
+    '%(h)s|%(r)s|%(s)s|%(b)s|%(B)s|%(m)s|%(U)s|%(q)s|%(H)s|%(p)s|%(missing)s|%(T)s %(D)s %(M)s %(L)s',
     '%(u)s %({X-In}i)s %({x-in}i)s %({content-type}o)s %({path_info}e)s %({nothere}i)s',
 ])
 def test_access_lines_are_gunicorns_own(tmp_path, access_format):
@@ -391,7 +391,7 @@ def test_access_lines_are_gunicorns_own(tmp_path, access_format):
     response = _Response("404 Not Found", 5, [("Content-Type", "text/plain")])
     took = datetime.timedelta(microseconds=1234)
     ours = AccessLog(logger)
-    ours.write(response, _Request(head, "http"), environ, took)
+    ours.write(response, _Request(head, "http"), environ, took.total_seconds())
     access_log.flush()
     logger.access(response, _Request(head, "http"), environ, took)
     ours_line, gunicorn_line = path.read_text().splitlines()
