@@ -378,6 +378,8 @@ def run_python_client(port, app, connections, keep_alive, duration):
 def server_matrix(args):
     """(server, app, load) triples: every load on hello, keep-alive c10 on the rest."""
     apps = ("hello", "flask_hello") if args.quick else APPS
+    if args.apps:
+        apps = tuple(app for app in apps if app in args.apps.split(","))
     loads = ("keepalive_c10",) if args.quick else tuple(LOADS)
     matrix = []
     for server in args.servers:
@@ -604,6 +606,7 @@ def parse_args(argv):
     parser.add_argument("--quick", action="store_true", help="a run of under two minutes")
     parser.add_argument("--only", choices=["parser", "server"], help="run one section")
     parser.add_argument("--servers", help=f"comma-separated, from: {', '.join(SERVERS)}")
+    parser.add_argument("--apps", help=f"comma-separated, from: {', '.join(APPS)}")
     parser.add_argument("--duration", type=float, help="seconds of load per run (10; quick 2)")
     parser.add_argument("--repeats", type=int, help="runs per server and load (3; quick 1)")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds of load before each run")
@@ -622,6 +625,9 @@ def parse_args(argv):
     unknown = [s for s in wanted if s not in SERVERS]
     if unknown:
         parser.error(f"unknown servers: {', '.join(unknown)}")
+    unknown = [a for a in (args.apps or "").split(",") if a and a not in APPS]
+    if unknown:
+        parser.error(f"unknown apps: {', '.join(unknown)}")
     args.servers = []
     for name in wanted:
         module, pip_name = SERVERS[name][:2]

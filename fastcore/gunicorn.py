@@ -122,8 +122,31 @@ class _Settings:
         self.needs_request = bool(self.pre_request or self.post_request or self.access_log)
         self.exchange = Exchange if cfg.sendfile is not False else _NoSendfileExchange
         self.scheme_headers = cfg.secure_scheme_headers
-        self.allowed_ips = cfg.forwarded_allow_ips
         self.counting = worker.max_requests != sys.maxsize
+        allowed = cfg.forwarded_allow_ips
+        self._any_peer = "*" in allowed
+        self._networks = []
+        for entry in allowed:
+            try:
+                self._networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                continue  # "*", or not an address gunicorn would match either
+        self._trusted = {}  # peer address -> whether it is in forwarded_allow_ips
+
+    def trusted(self, address):
+        """Whether the peer ``address`` is in forwarded_allow_ips."""
+        known = self._trusted.get(address)
+        if known is None:
+            known = self._any_peer
+            if not known:
+                try:
+                    ip = ipaddress.ip_address(address)
+                except ValueError:
+                    ip = None
+                known = ip is not None and any(ip in network for network in self._networks)
+            if len(self._trusted) < 1024:
+                self._trusted[address] = known
+        return known
 
 
 class _NoSendfileExchange(Exchange):
@@ -148,8 +171,7 @@ class GunicornHandler(WSGIRequestHandler):
         self._settings = settings = self.server.settings
         # Scheme headers count only from a trusted proxy (or a Unix socket).
         self._schemes = {}
-        if self.connection.family == socket.AF_UNIX or _trusted(
-                self.client_address[0], settings.allowed_ips):
+        if self.connection.family == socket.AF_UNIX or settings.trusted(self.client_address[0]):
             self._schemes = settings.scheme_headers
         self._scheme = "https" if self.server.ssl_context is not None else "http"
         self._request = None
@@ -191,8 +213,8 @@ class GunicornHandler(WSGIRequestHandler):
     def _connection_environ(self):
         base = super()._connection_environ()
         base["gunicorn.socket"] = self.connection
-        if self.connection.family != socket.AF_UNIX:
-            # The listener this connection came in on (there may be several).
+        if self.server.extra_sockets and self.connection.family != socket.AF_UNIX:
+            # Which of the listeners this connection came in on.
             host, port = self.connection.getsockname()[:2]
             base["SERVER_NAME"], base["SERVER_PORT"] = host, str(port)
         return base
@@ -223,23 +245,6 @@ class GunicornHandler(WSGIRequestHandler):
 
     def log(self, type, message, *args):
         getattr(self._worker.log, type)(f"{self.address_string()} - {message}", *args)
-
-
-def _trusted(address, allowed):
-    """Whether ``address`` is in forwarded_allow_ips (addresses, networks, "*")."""
-    if "*" in allowed:
-        return True
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    for entry in allowed:
-        try:
-            if ip in ipaddress.ip_network(entry, strict=False):
-                return True
-        except ValueError:
-            continue
-    return False
 
 
 class _WorkerServer:
