@@ -350,13 +350,13 @@ def test_size_option_refuses_what_is_not_a_size(value, capsys):
     assert "expected a size like" in capsys.readouterr().err
 
 
-def test_version_names_fastcore_werkzeug_python_and_the_parser():
+def test_version_names_fastcore_werkzeug_python_and_the_parser(tmp_path):
     from fastcore import __version__
     from fastcore.parser import COMPILED
 
     for command in (FASTCORE, [os.path.join(os.path.dirname(sys.executable), "fastcore")]):
         result = subprocess.run([*command, "--version"], capture_output=True, text=True,
-                                timeout=30)
+                                timeout=30, cwd=tmp_path)  # not the checkout's fastcore/
         assert result.returncode == 0
         lines = result.stdout.splitlines()
         assert lines[0].startswith(f"fastcore {__version__} (parser: ")
@@ -365,11 +365,11 @@ def test_version_names_fastcore_werkzeug_python_and_the_parser():
         assert lines[2].startswith(f"Python {sys.version.split()[0]}")
 
 
-def test_the_banner_says_when_the_parser_is_the_pure_one(run):
+def test_the_banner_says_when_the_parser_is_the_pure_one(run, tmp_path):
     port = _free_port()
     server = run(*FASTCORE, "run", "--port", str(port), env={"FASTCORE_NO_EXTENSIONS": "1"})
     output = server.wait_for("Press CTRL+C")
     assert "Parser: pure Python, several times slower (FASTCORE_NO_EXTENSIONS is set)" in output
     result = subprocess.run([*FASTCORE, "--version"], capture_output=True, text=True, timeout=30,
-                            env={**os.environ, "FASTCORE_NO_EXTENSIONS": "1"})
+                            cwd=tmp_path, env={**os.environ, "FASTCORE_NO_EXTENSIONS": "1"})
     assert "(parser: pure Python (FASTCORE_NO_EXTENSIONS is set))" in result.stdout
