@@ -1,13 +1,16 @@
 # Developer menu. `make test` is what CI runs (through .ci/run, in a fresh venv).
 PYTHON ?= python3
 
-.PHONY: compile debug test test-hostile test-pure test-sanitized fuzz bench clean
+.PHONY: build-tools compile debug test test-hostile test-pure test-sanitized fuzz bench clean
 
-compile:  ## build the extension in place (--force: replaces a sanitizer build too)
-	$(PYTHON) setup.py build_ext --inplace --force
+build-tools:  ## what pyproject.toml's build-system asks for (a venv's setuptools may be older)
+	$(PYTHON) -m pip install --quiet "Cython>=3" "setuptools>=77"
 
-debug:  ## unoptimised build with C asserts and fastcore/_parser.html (Cython annotation)
-	FASTCORE_DEBUG=1 $(PYTHON) setup.py build_ext --inplace --force
+compile: build-tools  ## build the extension in place (--force: replaces a sanitizer build too)
+	FASTCORE_REQUIRE_EXTENSIONS=1 $(PYTHON) setup.py build_ext --inplace --force
+
+debug: build-tools  ## unoptimised build with C asserts and fastcore/_parser.html (Cython annotation)
+	FASTCORE_REQUIRE_EXTENSIONS=1 FASTCORE_DEBUG=1 $(PYTHON) setup.py build_ext --inplace --force
 
 test:
 	pytest

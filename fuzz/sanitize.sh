@@ -14,8 +14,9 @@ if [ ! -f "$preload" ]; then
     CC=clang CXX=clang++ python -m pip install --quiet --no-binary atheris --force-reinstall atheris >&2
     preload="$(python -c 'import atheris; print(atheris.path())')/asan_with_fuzzer.so"
 fi
-# The build tools (an installed fastcore does not bring them along).
-python -c "import Cython, setuptools" 2> /dev/null || python -m pip install --quiet "Cython>=3" setuptools >&2
+# The build tools, as pyproject.toml's build-system asks for them (an installed
+# fastcore does not bring them along; a venv's own setuptools may be too old).
+python -m pip install --quiet "Cython>=3" "setuptools>=77" >&2
 build_log="$(mktemp)"
 if ! CC=clang LDSHARED="clang -shared" \
     CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined,fuzzer-no-link -fsanitize-trap=undefined" \
