@@ -14,7 +14,7 @@ import time
 import pytest
 import requests
 
-from conftest import recv_until_closed
+from conftest import LiveServer, recv_until_closed
 from fastcore.errors import HeaderFieldsTooLarge, URITooLong
 from vectors import INVALID
 
@@ -33,50 +33,34 @@ def _free_port():
         return s.getsockname()[1]
 
 
-class Arbiter:
+class Arbiter(LiveServer):
     """`gunicorn -k fastcore.gunicorn.Worker gunicorn_apps:app` with ``args``."""
 
     def __init__(self, tmp_path, *args, app="gunicorn_apps:app"):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = tmp_path / "gunicorn.log"
+        port = _free_port()
+        log_path = tmp_path / "gunicorn.log"
         command = [sys.executable, "-m", "gunicorn", "-k", "fastcore.gunicorn.Worker",
-                   "--bind", f"127.0.0.1:{self.port}", *NO_CONTROL_SOCKET, *args, app]
-        with open(self.log_path, "w") as log:
-            self.proc = subprocess.Popen(command, cwd=HERE, stdout=log, stderr=subprocess.STDOUT)
+                   "--bind", f"127.0.0.1:{port}", *NO_CONTROL_SOCKET, *args, app]
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen(command, cwd=HERE, stdout=log, stderr=subprocess.STDOUT)
+        super().__init__(proc, ("127.0.0.1", port), log_path)
         self.wait_log("Booting worker")
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 return
             except OSError:
                 time.sleep(0.05)
         raise AssertionError(self.log())
 
-    def log(self):
-        return self.log_path.read_text(errors="replace")
-
     def wait_log(self, text, count=1, timeout=20):
-        deadline = time.monotonic() + timeout
-        while self.log().count(text) < count:
-            assert time.monotonic() < deadline, f"{text!r} not logged:\n{self.log()}"
-            assert self.proc.poll() is None or text in self.log(), self.log()
-            time.sleep(0.05)
-        return self.log()
+        log = super().wait_log(text, count, timeout)
+        assert log.count(text) >= count, f"{text!r} not logged:\n{log}"
+        return log
 
     def get(self, path="/", **kwargs):
         return requests.get(self.url + path, timeout=kwargs.pop("timeout", 10), **kwargs)
-
-    def stop(self, sig=signal.SIGTERM, timeout=30):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
 
 
 @pytest.fixture
