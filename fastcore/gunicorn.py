@@ -183,6 +183,8 @@ class GunicornHandler(WSGIRequestHandler):
             return self.refuse(conn, BadRequest("contradictory scheme headers"))
         self._url_scheme = scheme
         settings = self._settings
+        if settings.counting:
+            self.server.count_request()
         if settings.needs_request:
             self._request = _Request(head, scheme)
             if settings.pre_request is not None:
@@ -220,7 +222,7 @@ class GunicornHandler(WSGIRequestHandler):
         return base
 
     def log_request(self, code="-", size="-"):
-        """gunicorn's access log line, post_request, and max_requests."""
+        """gunicorn's access log line and post_request."""
         settings = self._settings
         if settings.needs_request:
             worker, exchange = self._worker, self._exchange
@@ -236,8 +238,6 @@ class GunicornHandler(WSGIRequestHandler):
                     settings.post_request(worker, self._request, self.environ, response)
                 except Exception:
                     worker.log.exception("Exception in post_request hook")
-        if settings.counting:
-            self.server.request_done()
 
     def log_refusal(self, error):
         self._worker.log.warning("Invalid request from ip=%s: %s", self.address_string(),
@@ -273,7 +273,11 @@ class _WorkerServer:
         if not worker.alive:
             self.request_stop()
 
-    def request_done(self):
+    def count_request(self):
+        """max_requests, counted as a request starts, as gunicorn's workers
+        do: the one that reaches it says Connection: close at once, for the
+        arbiter's listening socket stays open to the client's next
+        connection; the worker stops after it."""
         worker = self.worker
         with self._served_lock:
             worker.nr += 1
@@ -281,6 +285,7 @@ class _WorkerServer:
                 return
             worker.alive = False
         worker.log.info("Autorestarting worker after current request.")
+        self.stopping = True
         self.request_stop()
 
     def handle_error(self, request, client_address):

@@ -49,16 +49,18 @@ class Loop:
         buffered behind it (the server's handler).
     :param on_listener: called with a listening socket that has connections
         to accept (the server accepts them and ``add``s or ``adopt``s them).
+    :param on_stop: called once the listening sockets have closed, on stop.
     :param service_actions: called once per turn.
     :param max_connections: the most connections open at once (None: no
         limit); at it, the loop stops watching the listening sockets.
     """
 
     def __init__(self, *, limits, head_timeout, keep_alive_timeout, serve, on_listener,
-                 service_actions, max_connections=None):
+                 on_stop, service_actions, max_connections=None):
         self._limits = limits
         self._serve = serve
         self._on_listener = on_listener
+        self._on_stop = on_stop
         self._service_actions = service_actions
         self._max_connections = max_connections
         self._accepting = True  # the listening sockets are watched
@@ -95,7 +97,7 @@ class Loop:
         """A new connection (loop thread): wait keep_alive_timeout for its first bytes."""
         self._conns[conn.fd] = conn
         self._poller.add(conn.fd)
-        self._idle.start(conn)
+        (self._closing if self._stopping else self._idle).start(conn)
         if self._max_connections is not None and len(self._conns) >= self._max_connections:
             self._watch_listeners(False)
 
@@ -321,10 +323,11 @@ class Loop:
         if fate is RELEASED:
             self._release(conn)
             return
-        if self._stopping:
-            fate = CLOSE
         if fate is KEEP_ALIVE:
-            (self._head if conn.buffer else self._idle).start(conn)
+            # On stop, a response that said keep-alive (sent before the
+            # listeners closed) gives its client a last request.
+            idle = self._closing if self._stopping else self._idle
+            (self._head if conn.buffer else idle).start(conn)
             if conn.maybe_more:
                 self._ready.append(conn)
         elif fate is LINGER and conn.start_linger():
@@ -360,16 +363,22 @@ class Loop:
                 self._close(conn)
 
     def _wind_down(self):
-        """On stop: accept no more connections (the listening sockets close,
-        so new clients are refused rather than queued and then reset), serve
-        the requests already under way, and give idle ones STOP_IDLE_SECONDS
-        for a last request (each is closed after its response)."""
+        """On stop: accept no more connections, serve the requests already
+        under way, and give idle ones STOP_IDLE_SECONDS for a last request.
+        The listening sockets close, so new clients are refused rather than
+        queued and then reset; those already queued are accepted first, as
+        closing would reset them. Only then do responses say Connection:
+        close, so that a client told to reconnect is refused."""
+        if self._accepting:
+            for sock in list(self._listeners.values()):
+                self._on_listener(sock)
         self._watch_listeners(False)
         for sock in self._listeners.values():
             sock.close()  # a gunicorn worker's is a duplicate: the arbiter's stays open
         self._listeners.clear()
         for conn in list(self._idle.due):
             self._closing.start(conn)
+        self._on_stop()
 
     # -- hand-backs ------------------------------------------------------------------------
 
@@ -390,9 +399,6 @@ class Loop:
         while handbacks:
             conn, fate = handbacks.popleft()
             if fate is _ADOPT:
-                if self._stopping:
-                    conn.close()
-                    continue
                 self.add(conn)
                 self._ready.append(conn)  # the handshake may have read the request too
                 continue

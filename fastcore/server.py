@@ -97,7 +97,11 @@ class BaseWSGIServer(_WerkzeugServer):
         # State first: Werkzeug's __init__ calls server_close() if binding fails.
         self._loop = None
         self._pool = None
-        self.stopping = False  # asked to stop: responses say Connection: close
+        self._stop_asked = False
+        # The loop has stopped accepting: responses say Connection: close (not
+        # sooner, or a client would reconnect to a listener about to close,
+        # and be reset rather than refused).
+        self.stopping = False
         self._warned_single = False
         self._stopped = threading.Event()
         self._stopped.set()
@@ -155,7 +159,7 @@ class BaseWSGIServer(_WerkzeugServer):
         loop = self._loop = self._make_loop(threaded=self.multithread)
         for sock in (self.socket, *self.extra_sockets):
             loop.listen(sock)
-        if self.stopping:
+        if self._stop_asked:
             loop.stop()
         try:
             loop.run(poll_interval, self.grace_period)
@@ -169,7 +173,7 @@ class BaseWSGIServer(_WerkzeugServer):
             access_log.flush()
             self.server_close()
             self._loop = None
-            self.stopping = False  # asked to stop: responses say Connection: close
+            self._stop_asked = self.stopping = False
             self._stopped.set()
 
     def _make_pool(self):
@@ -182,7 +186,7 @@ class BaseWSGIServer(_WerkzeugServer):
         options = dict(limits=self.limits, head_timeout=self.head_timeout,
                        keep_alive_timeout=self.keep_alive_timeout, serve=self._serve,
                        max_connections=self.max_connections,
-                       on_listener=self._handle_request_noblock,
+                       on_listener=self._handle_request_noblock, on_stop=self._closed_listeners,
                        service_actions=self.service_actions)
         if threaded:
             return ThreadedLoop(pool=self._pool, after=self.handoff_after,
@@ -196,10 +200,13 @@ class BaseWSGIServer(_WerkzeugServer):
 
     def request_stop(self) -> None:
         """Ask serve_forever to stop; safe from a signal handler."""
-        self.stopping = True
+        self._stop_asked = True
         loop = self._loop
         if loop is not None:
             loop.stop()
+
+    def _closed_listeners(self):
+        self.stopping = True
 
     def _handle_request_noblock(self, listener=None):
         """Accept the connections waiting on ``listener`` (a burst in one go)."""

@@ -165,14 +165,16 @@ def test_sighup_reloads_without_refusing_a_request(arbiter):
 def test_max_requests_replaces_the_worker_and_no_request_fails(arbiter):
     server = arbiter("--max-requests", "50", "--threads", "2")
     session = requests.Session()
-    pids = []
+    pids, closes = [], []
     for _ in range(120):
         response = session.get(server.url, timeout=10)
         assert response.status_code == 200
         pids.append(response.json()["pid"])
+        closes.append(response.headers.get("Connection") == "close")
     assert "Autorestarting worker after current request." in server.log()
     first = pids[0]
     assert pids[:50] == [first] * 50 and pids[50] != first
+    assert closes.index(True) == 49  # the 50th says so: the client reconnects
 
 
 def test_a_blocked_thread_does_not_stop_the_heartbeat(arbiter):

@@ -3,6 +3,7 @@ keep-alive clients and pipelined bodies, each on a real server in a
 subprocess on 127.0.0.1. "+level" runs the same loop on the level-triggered
 selector it uses where there is no epoll."""
 
+import signal
 import socket
 import threading
 import time
@@ -246,3 +247,25 @@ def test_a_stop_loses_no_request_of_a_keep_alive_client(live_server, mode):
         thread.join(10)
     assert answered and set(answered) == {200}
     assert not errors, errors
+
+
+def test_a_stop_answers_connections_queued_while_the_loop_was_busy(live_server):
+    """Single mode: a client that connected while an app held the loop sits
+    in the listening socket's queue; on stop it is accepted and answered
+    before the listener closes, not reset by the close. Its response says
+    Connection: close; the busy one's, sent before the listener closed,
+    did not (its client would have reconnected to a closing listener), and
+    the server closes that connection once it has been idle a moment."""
+    server = live_server("slow", "single")
+    busy = socket.create_connection(server.address)
+    busy.sendall(b"GET /?1 HTTP/1.1\r\nHost: x\r\n\r\n")
+    time.sleep(0.2)
+    queued = socket.create_connection(server.address)
+    queued.sendall(b"GET /?0 HTTP/1.1\r\nHost: x\r\n\r\n")
+    server.proc.send_signal(signal.SIGTERM)
+    for sock, connection in ((busy, None), (queued, "close")):
+        sock.settimeout(10)
+        [(status, headers, body)] = read_responses(recv_until_closed(sock))
+        assert (status, headers.get("connection"), body) == (200, connection, b"done")
+        sock.close()
+    assert server.proc.wait(10) == 0
