@@ -30,11 +30,7 @@ class AccessLog:
 
     def __init__(self, logger):
         self._logger = logger
-        fmt = logger.cfg.access_log_format
-        # One getter per key, in the format's order, and the format with each
-        # "%(key)" made positional: a tuple of values fills it.
-        self._getters = [_getter(key) for key in _KEY.findall(fmt)]
-        self._positional = _KEY.sub("%", fmt)
+        self._line = _compile(logger.cfg.access_log_format)
         self._pid = f"<{os.getpid()}>"
         self._second = None
         self._now = ""
@@ -52,10 +48,7 @@ class AccessLog:
         if handler is None:
             logger.access(resp, req, environ, datetime.timedelta(seconds=seconds))
             return
-        values = [get(self, resp, req, environ, seconds) for get in self._getters]
-        # As gunicorn's SafeAtoms: quotes escaped in strings.
-        access_log.add(handler, self._positional % tuple(
-            [value.replace('"', '\\"') if type(value) is str else value for value in values]))
+        access_log.add(handler, self._line(self, resp, req, environ, seconds))
 
     def _timestamp(self):
         second = int(time.time())
@@ -88,45 +81,69 @@ def _last(pairs, name):
     return found
 
 
+def _quoted(value):
+    """As gunicorn's SafeAtoms: quotes escaped in strings."""
+    return value.replace('"', '\\"') if type(value) is str else value
+
+
 # Each atom of gunicorn's access_log_format, as its Logger.atoms computes it:
-# (AccessLog, resp, req, environ, seconds) -> value.
+# an expression over (log: AccessLog, resp, req, environ, s: seconds taken),
+# and what its value is, for SafeAtoms' escaping of quotes in strings: STR (a
+# string, maybe with quotes), ANY (a string or not) or None (never a quote).
+STR, ANY = "str", "any"
 _ATOMS = {
-    "h": lambda log, resp, req, environ, s: environ.get("REMOTE_ADDR", "-"),
-    "l": lambda log, resp, req, environ, s: "-",
-    "u": lambda log, resp, req, environ, s: log._logger._get_user(environ) or "-",
-    "t": lambda log, resp, req, environ, s: log._timestamp(),
-    "r": lambda log, resp, req, environ, s: (f"{environ['REQUEST_METHOD']} {environ['RAW_URI']} "
-                                             f"{environ['SERVER_PROTOCOL']}"),
-    "s": lambda log, resp, req, environ, s: _status(resp),
-    "m": lambda log, resp, req, environ, s: environ.get("REQUEST_METHOD"),
-    "U": lambda log, resp, req, environ, s: environ.get("PATH_INFO"),
-    "q": lambda log, resp, req, environ, s: environ.get("QUERY_STRING"),
-    "H": lambda log, resp, req, environ, s: environ.get("SERVER_PROTOCOL"),
-    "b": lambda log, resp, req, environ, s: _sent(resp),
-    "B": lambda log, resp, req, environ, s: getattr(resp, "sent", None),
-    "f": lambda log, resp, req, environ, s: environ.get("HTTP_REFERER", "-"),
-    "a": lambda log, resp, req, environ, s: environ.get("HTTP_USER_AGENT", "-"),
-    "T": lambda log, resp, req, environ, s: _took(s).seconds,
-    "D": lambda log, resp, req, environ, s: _took(s).seconds * 1000000 + _took(s).microseconds,
-    "M": lambda log, resp, req, environ, s: (_took(s).seconds * 1000
-                                             + int(_took(s).microseconds / 1000)),
-    "L": lambda log, resp, req, environ, s: "%d.%06d" % (_took(s).seconds, _took(s).microseconds),
-    "p": lambda log, resp, req, environ, s: log._pid,
+    "h": ('environ.get("REMOTE_ADDR", "-")', STR),
+    "l": ('"-"', None),
+    "u": ('(log._logger._get_user(environ) or "-")', STR),
+    "t": ("log._timestamp()", None),
+    "r": ('f"{environ[\'REQUEST_METHOD\']} {environ[\'RAW_URI\']} {environ[\'SERVER_PROTOCOL\']}"',
+          STR),
+    "s": ("_status(resp)", None),
+    "m": ('environ.get("REQUEST_METHOD")', ANY),
+    "U": ('environ.get("PATH_INFO")', ANY),
+    "q": ('environ.get("QUERY_STRING")', ANY),
+    "H": ('environ.get("SERVER_PROTOCOL")', ANY),
+    "b": ("_sent(resp)", None),
+    "B": ('getattr(resp, "sent", None)', None),
+    "f": ('environ.get("HTTP_REFERER", "-")', STR),
+    "a": ('environ.get("HTTP_USER_AGENT", "-")', STR),
+    "T": ("_took(s).seconds", None),
+    "D": ("(_took(s).seconds * 1000000 + _took(s).microseconds)", None),
+    "M": ("(_took(s).seconds * 1000 + int(_took(s).microseconds / 1000))", None),
+    "L": ('"%d.%06d" % (_took(s).seconds, _took(s).microseconds)', None),
+    "p": ("log._pid", None),
 }
 
 
-def _getter(key):
-    """The getter of one "%(key)" of the format ("-" for an unknown one)."""
+def _atom(key):
+    """The expression of one "%(key)" of the format, and its kind."""
     if key in _ATOMS:
         return _ATOMS[key]
     name, kind = key[1:-2].lower(), key[-2:]
     if key[:1] == "{" and kind == "}i":
-        return lambda log, resp, req, environ, s: _last(req.headers, name)
+        return f"_last(req.headers, {name!r})", STR
     if key[:1] == "{" and kind == "}o":
-        return lambda log, resp, req, environ, s: _last(resp.headers, name)
+        return f"_last(resp.headers, {name!r})", STR
     if key[:1] == "{" and kind == "}e":
-        return lambda log, resp, req, environ, s: _last(environ.items(), name)
-    return lambda log, resp, req, environ, s: "-"
+        return f"_last(environ.items(), {name!r})", ANY
+    return '"-"', None
+
+
+def _compile(fmt):
+    """The function (log, resp, req, environ, seconds) -> the line, for an
+    access_log_format: one %-formatting of a tuple that computes only the
+    atoms the format names, each "%(key)" made positional."""
+    values = ""
+    for key in _KEY.findall(fmt):
+        expression, kind = _atom(key)
+        if kind is STR:
+            expression += """.replace('"', '\\\\"')"""
+        elif kind is ANY:
+            expression = f"_quoted({expression})"
+        values += f"{expression}, "
+    source = f"lambda log, resp, req, environ, s: {_KEY.sub('%', fmt)!r} % ({values})"
+    return eval(source, {"_status": _status, "_sent": _sent, "_took": _took, "_last": _last,
+                         "_quoted": _quoted})
 
 
 def _direct_handler(logger):

@@ -350,6 +350,8 @@ def test_sendfile_setting(arbiter):
     None,  # gunicorn's default: '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
     '%(h)s|%(r)s|%(s)s|%(b)s|%(B)s|%(m)s|%(U)s|%(q)s|%(H)s|%(p)s|%(missing)s|%(T)s %(D)s %(M)s %(L)s',
     '%(u)s %({X-In}i)s %({x-in}i)s %({content-type}o)s %({path_info}e)s %({nothere}i)s',
+    "a line that names no atom",
+    "%({it's}i)s %({a\\b}i)s",  # header names written into the compiled line's source
 ])
 def test_access_lines_are_gunicorns_own(tmp_path, access_format):
     """AccessLog writes, for the same request, the line gunicorn's Logger writes."""
