@@ -10,8 +10,9 @@ Werkzeug/stdlib path, httptools and h11; every environ is checked equal to
 Werkzeug's before it is timed, and a mismatch is reported instead of timed.
 *server*: each server alone in one process pinned to CPU 0, the load
 generator on CPU 1 (wrk when installed, else a bounded Python client),
-warm-up first, then repeats: requests/s, p50 and p99 latency and the server's
-peak RSS, median and spread; for fastcore also system calls, futex calls and
+warm-up first, then repeats, taken in rounds over every server so that drift
+hits all alike: requests/s, p50 and p99 latency and the server's peak RSS,
+median and spread; for fastcore also system calls, futex calls and
 context switches per request (``perf stat`` on its PID during one extra run,
 since tracing slows it; skipped with a line where perf cannot read the
 tracepoints). Each server
@@ -443,6 +444,9 @@ def _counted_load(load, port, app, connections, keep_alive, duration, pid):
 
 
 def run_server_section(args, progress, results, matrix, processes):
+    """Each (server, app, load) once per round, for ``repeats`` rounds: a
+    machine whose speed drifts (another VM waking on the host) shifts every
+    server's figures alike, not only those of the server measured then."""
     load = run_wrk if args.load_client == "wrk" else run_python_client
     fastcore = any(server.startswith("fastcore") for server, _, _ in matrix)
     counting = fastcore and args.duration >= 2 and perf_available()
@@ -450,37 +454,43 @@ def run_server_section(args, progress, results, matrix, processes):
         print("  system calls per request: skipped ("
               + ("runs shorter than 2 s" if args.duration < 2
                  else "perf cannot read the tracepoints here") + ")")
-    for server, app, load_name in matrix:
-        connections, keep_alive = LOADS[load_name]
-        progress.step(f"server {server} · {app} · {load_name}")
-        entry = {"section": "server", "server": server, "app": app, "load": load_name,
-                 "runs": []}
-        try:
-            for repeat in range(args.repeats):
-                port = free_port()
-                proc = start_server(server, app, port)
-                processes.add(proc)
+    entries = [{"section": "server", "server": server, "app": app, "load": load_name, "runs": []}
+               for server, app, load_name in matrix]
+    try:
+        for repeat in range(args.repeats):
+            for entry in entries:
+                server, app, load_name = entry["server"], entry["app"], entry["load"]
+                progress.step(f"server {server} · {app} · {load_name} (round {repeat + 1})")
+                if "error" in entry:
+                    continue
+                connections, keep_alive = LOADS[load_name]
                 try:
-                    load(port, app, connections, keep_alive, args.warmup)
-                    run = load(port, app, connections, keep_alive, args.duration)
-                    run["peak_rss_kib"] = peak_rss_kib(proc.pid)
-                    entry["runs"].append(run)
-                    if counting and server.startswith("fastcore") and repeat == 0:
-                        entry.update(_counted_load(load, port, app, connections, keep_alive,
-                                                   args.duration, proc.pid))
-                finally:
-                    stop_process(proc)
-                    processes.discard(proc)
-        except (RuntimeError, AttributeError, OSError, subprocess.TimeoutExpired) as e:
-            entry["error"] = f"{type(e).__name__}: {e}"
-        if entry["runs"]:
-            rps = [r["rps"] for r in entry["runs"]]
-            entry["rps"] = statistics.median(rps)
-            entry["rps_min"], entry["rps_max"] = min(rps), max(rps)
-            for key in ("p50_ms", "p99_ms", "peak_rss_kib"):
-                values = [r[key] for r in entry["runs"] if r[key] is not None]
-                entry[key] = statistics.median(values) if values else None
-        results.append(entry)
+                    port = free_port()
+                    proc = start_server(server, app, port)
+                    processes.add(proc)
+                    try:
+                        load(port, app, connections, keep_alive, args.warmup)
+                        run = load(port, app, connections, keep_alive, args.duration)
+                        run["peak_rss_kib"] = peak_rss_kib(proc.pid)
+                        entry["runs"].append(run)
+                        if counting and server.startswith("fastcore") and repeat == 0:
+                            entry.update(_counted_load(load, port, app, connections, keep_alive,
+                                                       args.duration, proc.pid))
+                    finally:
+                        stop_process(proc)
+                        processes.discard(proc)
+                except (RuntimeError, AttributeError, OSError, subprocess.TimeoutExpired) as e:
+                    entry["error"] = f"{type(e).__name__}: {e}"
+    finally:  # also on Ctrl+C: what was measured is reported
+        for entry in entries:
+            if entry["runs"]:
+                rps = [r["rps"] for r in entry["runs"]]
+                entry["rps"] = statistics.median(rps)
+                entry["rps_min"], entry["rps_max"] = min(rps), max(rps)
+                for key in ("p50_ms", "p99_ms", "peak_rss_kib"):
+                    values = [r[key] for r in entry["runs"] if r[key] is not None]
+                    entry[key] = statistics.median(values) if values else None
+            results.append(entry)
 
 
 # -- output ---------------------------------------------------------------------
@@ -647,8 +657,8 @@ def main(argv=None):
     parser_steps = (len(PARSERS) * len(REQUESTS) + len(DECODERS) * len(CHUNK_SIZES)
                     if "parser" in sections else 0)
     per_parser_step = 0.5 if args.quick else 2.0
-    per_run = args.repeats * (args.duration + args.warmup + 1.5)
-    progress = Progress([per_parser_step] * parser_steps + [per_run] * len(matrix))
+    per_run = args.duration + args.warmup + 1.5
+    progress = Progress([per_parser_step] * parser_steps + [per_run] * len(matrix) * args.repeats)
     print(f"load generator: {args.load_client}"
           + ("" if args.load_client == "wrk" else " (built-in, may be the bottleneck)"))
 

@@ -87,3 +87,41 @@ def test_system_calls_are_counted_for_a_running_process():
         busy.wait()
     assert counts["syscalls"] > 1000  # os.stat is a system call every loop
     assert set(counts) == {"syscalls", "futex", "context_switches"}
+
+
+def test_repeats_go_round_every_server(monkeypatch):
+    """Repeats are taken in rounds (a, b, a, b), so a drifting machine moves
+    every server's median alike; a server that fails is not started again."""
+    started, stopped = [], []
+
+    class Proc:
+        def __init__(self, name):
+            self.name, self.pid = name, 0
+
+    def start_server(server, app, port):
+        if server == "fastcore_single":
+            raise RuntimeError("fastcore_single exited with 1")
+        started.append(server)
+        return Proc(server)
+
+    def load(port, app, connections, keep_alive, duration):
+        return {"rps": 1000.0 * len(started), "p50_ms": 0.1, "p99_ms": 0.2}
+
+    monkeypatch.setattr(compare, "start_server", start_server)
+    monkeypatch.setattr(compare, "stop_process", lambda proc: stopped.append(proc.name))
+    monkeypatch.setattr(compare, "run_python_client", load)
+    monkeypatch.setattr(compare, "peak_rss_kib", lambda pid: 1024)
+    monkeypatch.setattr(compare, "perf_available", lambda: False)
+    args = compare.parse_args(["--quick", "--only", "server", "--apps", "hello", "--repeats", "2",
+                               "--servers", "fastcore_threaded,fastcore_single,werkzeug_threaded",
+                               "--load-client", "python"])
+    results = []
+    matrix = compare.server_matrix(args)
+    compare.run_server_section(args, compare.Progress([1.0] * 6), results, matrix, set())
+    assert started == ["fastcore_threaded", "werkzeug_threaded"] * 2
+    assert stopped == started
+    by_server = {entry["server"]: entry for entry in results}
+    assert [run["rps"] for run in by_server["fastcore_threaded"]["runs"]] == [1000.0, 3000.0]
+    assert by_server["fastcore_threaded"]["rps"] == 2000.0
+    assert by_server["fastcore_single"]["error"] == "RuntimeError: fastcore_single exited with 1"
+    assert by_server["fastcore_single"]["runs"] == []
