@@ -33,7 +33,8 @@ class AccessLog:
         self._line = _compile(logger.cfg.access_log_format)
         self._pid = f"<{os.getpid()}>"
         self._second = None
-        self._now = ""
+        self._now = ""  # the %(t)s of this second
+        self._handler = None  # where this second's lines go, or None: through logger.access
         kind = type(logger)
         # gunicorn's own Logger (or a subclass that changes none of this):
         # its lines can be built here.
@@ -43,29 +44,21 @@ class AccessLog:
     def write(self, resp, req, environ, seconds):
         """``Logger.access(resp, req, environ, request_time)`` for a request
         that took ``seconds``: the same line."""
-        logger = self._logger
-        handler = _direct_handler(logger.access_log) if self._own else None
+        second = int(time.time())
+        if second != self._second:
+            self._next_second(second)
+        handler = self._handler
         if handler is None:
-            logger.access(resp, req, environ, datetime.timedelta(seconds=seconds))
+            self._logger.access(resp, req, environ, datetime.timedelta(seconds=seconds))
             return
         access_log.add(handler, self._line(self, resp, req, environ, seconds))
 
-    def _timestamp(self):
-        second = int(time.time())
-        if second != self._second:
-            self._second = second
-            self._now = time.strftime("[%d/%b/%Y:%H:%M:%S %z]", time.localtime(second))
-        return self._now
-
-
-def _status(resp):
-    status = resp.status
-    return status.split(None, 1)[0] if isinstance(status, str) else status
-
-
-def _sent(resp):
-    sent = getattr(resp, "sent", None)
-    return sent is not None and str(sent) or "-"
+    def _next_second(self, second):
+        """Once a second: the timestamp, and whether lines can still be
+        written here (the app may have changed the logging setup)."""
+        self._second = second
+        self._now = time.strftime("[%d/%b/%Y:%H:%M:%S %z]", time.localtime(second))
+        self._handler = _direct_handler(self._logger.access_log) if self._own else None
 
 
 def _took(seconds):
@@ -87,24 +80,26 @@ def _quoted(value):
 
 
 # Each atom of gunicorn's access_log_format, as its Logger.atoms computes it:
-# an expression over (log: AccessLog, resp, req, environ, s: seconds taken),
+# an expression over (log: AccessLog, resp: fastcore.gunicorn's _Response,
+# whose status is valid and sent an int, req, environ, s: seconds taken),
 # and what its value is, for SafeAtoms' escaping of quotes in strings: STR (a
 # string, maybe with quotes), ANY (a string or not) or None (never a quote).
 STR, ANY = "str", "any"
 _ATOMS = {
     "h": ('environ.get("REMOTE_ADDR", "-")', STR),
     "l": ('"-"', None),
-    "u": ('(log._logger._get_user(environ) or "-")', STR),
-    "t": ("log._timestamp()", None),
+    "u": ('("-" if "HTTP_AUTHORIZATION" not in environ else '
+          'log._logger._get_user(environ) or "-")', STR),
+    "t": ("log._now", None),
     "r": ('f"{environ[\'REQUEST_METHOD\']} {environ[\'RAW_URI\']} {environ[\'SERVER_PROTOCOL\']}"',
           STR),
-    "s": ("_status(resp)", None),
+    "s": ("resp.status_code", None),
     "m": ('environ.get("REQUEST_METHOD")', ANY),
     "U": ('environ.get("PATH_INFO")', ANY),
     "q": ('environ.get("QUERY_STRING")', ANY),
     "H": ('environ.get("SERVER_PROTOCOL")', ANY),
-    "b": ("_sent(resp)", None),
-    "B": ('getattr(resp, "sent", None)', None),
+    "b": ("resp.sent", None),
+    "B": ("resp.sent", None),
     "f": ('environ.get("HTTP_REFERER", "-")', STR),
     "a": ('environ.get("HTTP_USER_AGENT", "-")', STR),
     "T": ("_took(s).seconds", None),
@@ -142,8 +137,7 @@ def _compile(fmt):
             expression = f"_quoted({expression})"
         values += f"{expression}, "
     source = f"lambda log, resp, req, environ, s: {_KEY.sub('%', fmt)!r} % ({values})"
-    return eval(source, {"_status": _status, "_sent": _sent, "_took": _took, "_last": _last,
-                         "_quoted": _quoted})
+    return eval(source, {"_took": _took, "_last": _last, "_quoted": _quoted})
 
 
 def _direct_handler(logger):
