@@ -11,8 +11,10 @@ Werkzeug's before it is timed, and a mismatch is reported instead of timed.
 *server*: each server alone in one process pinned to CPU 0, the load
 generator on CPU 1 (wrk when installed, else a bounded Python client),
 warm-up first, then repeats, taken in rounds over every server so that drift
-hits all alike: requests/s, p50 and p99 latency and the server's peak RSS,
-median and spread; for fastcore also system calls, futex calls and
+hits all alike: requests/s, p50 and p99 latency, the server's peak RSS and
+its CPU time per request (user and system, from /proc: it moves less with
+the machine's luck than requests/s does), median and spread; for fastcore
+also system calls, futex calls and
 context switches per request (``perf stat`` on its PID during one extra run,
 since tracing slows it; skipped with a line where perf cannot read the
 tracepoints). Each server
@@ -258,6 +260,26 @@ def peak_rss_kib(pid):
     return total or None
 
 
+def cpu_seconds(pid):
+    """User and system CPU seconds the server and its children (gunicorn's
+    worker) have used so far, every thread counted; None without /proc."""
+    user = system = 0
+    found = False
+    for candidate in [pid, *_children(pid)]:
+        try:
+            with open(f"/proc/{candidate}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found = True
+        user += int(fields[11])  # utime and stime, fields 14 and 15 of proc(5)
+        system += int(fields[12])
+    if not found:
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    return user / tick, system / tick
+
+
 def _children(pid):
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:
@@ -470,8 +492,16 @@ def run_server_section(args, progress, results, matrix, processes):
                     processes.add(proc)
                     try:
                         load(port, app, connections, keep_alive, args.warmup)
+                        before = cpu_seconds(proc.pid)
                         run = load(port, app, connections, keep_alive, args.duration)
+                        after = cpu_seconds(proc.pid)
                         run["peak_rss_kib"] = peak_rss_kib(proc.pid)
+                        requests = run["rps"] * args.duration
+                        if before and after and requests:
+                            # CPU per request moves less than requests/s with
+                            # the machine's luck: the server's own cost.
+                            run["cpu_us"] = (sum(after) - sum(before)) / requests * 1e6
+                            run["user_us"] = (after[0] - before[0]) / requests * 1e6
                         entry["runs"].append(run)
                         if counting and server.startswith("fastcore") and repeat == 0:
                             entry.update(_counted_load(load, port, app, connections, keep_alive,
@@ -487,8 +517,8 @@ def run_server_section(args, progress, results, matrix, processes):
                 rps = [r["rps"] for r in entry["runs"]]
                 entry["rps"] = statistics.median(rps)
                 entry["rps_min"], entry["rps_max"] = min(rps), max(rps)
-                for key in ("p50_ms", "p99_ms", "peak_rss_kib"):
-                    values = [r[key] for r in entry["runs"] if r[key] is not None]
+                for key in ("p50_ms", "p99_ms", "peak_rss_kib", "cpu_us", "user_us"):
+                    values = [r[key] for r in entry["runs"] if r.get(key) is not None]
                     entry[key] = statistics.median(values) if values else None
             results.append(entry)
 
@@ -545,8 +575,10 @@ def print_tables(results, write=print):
             p50 = f"{row['p50_ms']:.2f}" if row.get("p50_ms") is not None else "-"
             p99 = f"{row['p99_ms']:.2f}" if row.get("p99_ms") is not None else "-"
             calls = ""
+            if row.get("cpu_us") is not None:
+                calls = f"  CPU {row['cpu_us']:5.1f} us/req ({row['user_us']:.1f} user)"
             if "syscalls_per_request" in row:
-                calls = (f"  {row['syscalls_per_request']:.2f} syscalls/req"
+                calls += (f"  {row['syscalls_per_request']:.2f} syscalls/req"
                          f" ({row.get('futex_per_request', 0):.2f} futex,"
                          f" {row.get('context_switches_per_request', 0):.2f} cs)")
             write(f"    {row['server']:<18}{row['rps']:9.0f} ({row['rps_min']:.0f}-{row['rps_max']:.0f})"

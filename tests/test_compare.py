@@ -1,6 +1,7 @@
 """The comparison script's own behaviour (structure, not speed)."""
 
 import json
+import os
 import time
 
 import pytest
@@ -112,6 +113,8 @@ def test_repeats_go_round_every_server(monkeypatch):
     monkeypatch.setattr(compare, "run_python_client", load)
     monkeypatch.setattr(compare, "peak_rss_kib", lambda pid: 1024)
     monkeypatch.setattr(compare, "perf_available", lambda: False)
+    clock = iter(range(100))  # each look: user and system 1 s more than at the last
+    monkeypatch.setattr(compare, "cpu_seconds", lambda pid: (next(clock),) * 2)
     args = compare.parse_args(["--quick", "--only", "server", "--apps", "hello", "--repeats", "2",
                                "--servers", "fastcore_threaded,fastcore_single,werkzeug_threaded",
                                "--load-client", "python"])
@@ -123,5 +126,20 @@ def test_repeats_go_round_every_server(monkeypatch):
     by_server = {entry["server"]: entry for entry in results}
     assert [run["rps"] for run in by_server["fastcore_threaded"]["runs"]] == [1000.0, 3000.0]
     assert by_server["fastcore_threaded"]["rps"] == 2000.0
+    # 2 s of CPU (1 user, 1 system) over the first run's 1000 req/s × duration.
+    first = by_server["fastcore_threaded"]["runs"][0]
+    assert first["cpu_us"] == 2 / (1000.0 * args.duration) * 1e6 == 2 * first["user_us"]
     assert by_server["fastcore_single"]["error"] == "RuntimeError: fastcore_single exited with 1"
     assert by_server["fastcore_single"]["runs"] == []
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="needs Linux's /proc")
+def test_cpu_seconds_reads_this_process():
+    """Its CPU time grows with work done; a process that is gone reads None."""
+    before = compare.cpu_seconds(os.getpid())
+    deadline = time.process_time() + 0.2
+    while time.process_time() < deadline:
+        pass
+    after = compare.cpu_seconds(os.getpid())
+    assert sum(after) - sum(before) >= 0.15  # in ticks of 10 ms
+    assert compare.cpu_seconds(2**22 + 1) is None  # above Linux's pid_max
