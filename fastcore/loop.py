@@ -35,6 +35,13 @@ _ADOPT = "adopt"  # a hand-back that is a new connection (after its TLS handshak
 # closed: its client may have sent the next request already, and closing on it
 # would lose that request.
 STOP_IDLE_SECONDS = 0.5
+# After a turn that read bytes, the loop polls without sleeping for up to this
+# long before it sleeps. On a VM a thread asleep in epoll_wait wakes tens of
+# microseconds after its client's next request arrives (the idle vCPU halts),
+# which at one keep-alive connection is most of a request's time: 15k req/s
+# sleeping, 37k polling (measured on the probes). It polls only while no
+# request runs on another thread, which it would slow.
+SPIN_SECONDS = 0.0002
 
 
 class MovedOff(Exception):
@@ -73,6 +80,7 @@ class Loop:
         self._away = 0  # connections whose request runs off the loop
         self._held = set()  # sockets an app has taken over, until its request ends
         self._sleeping = False
+        self._spin = False  # bytes were read since the loop last slept
         self._stopping = False
         self._give_up = None  # when stopping: the end of the grace period
         self._finished = threading.Event()
@@ -259,11 +267,27 @@ class Loop:
         due = access_log.due(now)
         if due is not None:
             timeout = min(timeout, due)
+        if self._spin and timeout > 0 and not self._away:
+            self._spin = False
+            if self._poll_busily(min(timeout, SPIN_SECONDS)):
+                return
         self._sleeping = True
         if self._handbacks:
             timeout = 0
         self._events.extend(self._poller.poll(max(timeout, 0)))
         self._sleeping = False
+
+    def _poll_busily(self, seconds):
+        """Poll without sleeping for up to ``seconds`` (see SPIN_SECONDS):
+        whether events or hand-backs came."""
+        poll, events = self._poller.poll, self._events
+        until = time.perf_counter() + seconds
+        while True:
+            events.extend(poll(0))
+            if events or self._handbacks:
+                return True
+            if time.perf_counter() >= until:
+                return False
 
     def _after_turn(self):
         now = time.monotonic()
@@ -296,6 +320,7 @@ class Loop:
         if not got:
             self._close(conn)
             return
+        self._spin = True
         if hangup:
             conn.maybe_more = True  # the EOF behind these bytes
         try:

@@ -166,12 +166,16 @@ def read_responses(data, methods=()):
 
 
 def process_stats(pid):
-    """A process's RSS (bytes), thread count and open descriptors (Linux)."""
+    """A process's RSS (bytes), thread count, open descriptors and CPU
+    seconds used, every thread's (Linux)."""
     with open(f"/proc/{pid}/status") as f:
         fields = dict(line.split(":", 1) for line in f)
+    with open(f"/proc/{pid}/stat") as f:
+        times = f.read().rsplit(")", 1)[1].split()[11:13]  # utime, stime (proc(5))
     return {"rss": int(fields["VmRSS"].split()[0]) * 1024,
             "threads": int(fields["Threads"]),
-            "fds": len(os.listdir(f"/proc/{pid}/fd"))}
+            "fds": len(os.listdir(f"/proc/{pid}/fd")),
+            "cpu": sum(int(t) for t in times) / os.sysconf("SC_CLK_TCK")}
 
 
 def recv_until_closed(sock, timeout=5):

@@ -146,6 +146,22 @@ def test_after_a_slow_request_the_extra_threads_end(live_server):
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_an_idle_server_uses_no_cpu_after_a_burst(live_server, mode):
+    """The loop polls busily for a moment after reading requests (see
+    loop.SPIN_SECONDS), then sleeps: a server left idle, its keep-alive
+    connection open, uses next to no CPU."""
+    server = live_server("path", mode)
+    session = requests.Session()
+    for _ in range(200):
+        assert session.get(server.url + "/burst", timeout=5).status_code == 200
+    time.sleep(0.2)  # the access log's last batch, the monitor's last look
+    before = process_stats(server.proc.pid)["cpu"]
+    time.sleep(1.5)
+    assert process_stats(server.proc.pid)["cpu"] - before <= 0.05
+    session.close()
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_ten_keep_alive_clients_a_thousand_requests_each(live_server, mode):
     server = live_server("path", mode)
     worst = {}
