@@ -124,9 +124,14 @@ class BaseWSGIServer(_WerkzeugServer):
                 setattr(self, name, value)
         self.extra_sockets = self._localhost_ipv6(host, fd)
         for sock in (self.socket, *self.extra_sockets):
-            sock.setblocking(False)
-            if sock.family != socket.AF_UNIX:  # accepted sockets inherit it (Linux)
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.prepare_listener(sock)
+
+    @staticmethod
+    def prepare_listener(sock: socket.socket) -> None:
+        """Make a listening socket ready for the loop."""
+        sock.setblocking(False)
+        if sock.family != socket.AF_UNIX:  # accepted sockets inherit it (Linux)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _localhost_ipv6(self, host, fd):
         """"localhost" means both loopbacks: clients that try ::1 first would

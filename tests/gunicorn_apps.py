@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import time
 
 
@@ -17,6 +18,9 @@ def app(environ, start_response):
     payload = {key: environ.get(key) for key in keys}
     payload["pid"] = os.getpid()
     payload["gunicorn.socket"] = "gunicorn.socket" in environ
+    sock = environ.get("gunicorn.socket")
+    if sock is not None and sock.family != socket.AF_UNIX:
+        payload["nodelay"] = bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
     body = json.dumps(payload).encode()
     start_response("200 OK", [("Content-Type", "application/json"),
                               ("Content-Length", str(len(body))), ("X-Out", "out-value")])

@@ -219,6 +219,17 @@ def test_app_errors_go_to_gunicorns_error_log(arbiter):
     assert "[ERROR]" in log
 
 
+def test_every_tcp_bind_answers_without_nagle(arbiter):
+    """Several binds: each is served, and its connections have TCP_NODELAY
+    (a response's last bytes are not held back waiting for an ACK)."""
+    second = _free_port()
+    server = arbiter("--bind", f"127.0.0.1:{second}")
+    first = server.get().json()
+    other = requests.get(f"http://127.0.0.1:{second}/", timeout=10).json()
+    assert (first["SERVER_PORT"], other["SERVER_PORT"]) == (str(server.port), str(second))
+    assert first["nodelay"] and other["nodelay"]
+
+
 def test_hooks_limits_and_a_unix_socket(arbiter, tmp_path):
     hooks = tmp_path / "hooks.txt"
     config = tmp_path / "conf.py"
