@@ -90,10 +90,6 @@ class Loop:
         self._closing = Deadlines(STOP_IDLE_SECONDS)
         self._queues = (self._head, self._idle, self._linger, self._closing)
         self._earliest = None  # the earliest deadline when the loop last polled
-        self._wake_r, self._wake_w = socket.socketpair()
-        for sock in (self._wake_r, self._wake_w):
-            sock.setblocking(False)
-        self._poller.watch(self._wake_r.fileno())
 
     # -- what other parts call ----------------------------------------------------
 
@@ -133,7 +129,7 @@ class Loop:
         """A new connection from another thread (after its TLS handshake)."""
         self._handbacks.append((conn, _ADOPT))
         if self._sleeping:
-            self._wake()
+            self._poller.wake()
 
     def give_back(self, conn, fate):
         """Another thread is done with ``conn``; ``fate`` says what comes next.
@@ -150,7 +146,7 @@ class Loop:
         # The loop sets _sleeping before it looks at _handbacks: either it
         # sees this one, or we see it asleep.
         if self._sleeping and (fate is LINGER or conn.maybe_more or self._stopping):
-            self._wake()
+            self._poller.wake()
 
     def taken_over(self, sock):
         """An app took a connection's socket over (in the thread running it):
@@ -164,7 +160,7 @@ class Loop:
         never end by themselves: they are shut down, so their apps see the
         client go and return."""
         self._stopping = True
-        self._wake()
+        self._poller.wake()
         for sock in list(self._held):
             try:
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
@@ -205,7 +201,7 @@ class Loop:
                         if listener is not None:
                             self._on_listener(listener)
                         else:
-                            self._drain_wake()
+                            self._poller.drain_wake()
                     elif conn.away:
                         conn.maybe_more = True  # read when it comes back
                     else:
@@ -269,25 +265,15 @@ class Loop:
             timeout = min(timeout, due)
         if self._spin and timeout > 0 and not self._away:
             self._spin = False
-            if self._poll_busily(min(timeout, SPIN_SECONDS)):
+            self._events.extend(self._poller.poll_busily(min(timeout, SPIN_SECONDS),
+                                                         self._handbacks))
+            if self._events or self._handbacks:
                 return
         self._sleeping = True
         if self._handbacks:
             timeout = 0
         self._events.extend(self._poller.poll(max(timeout, 0)))
         self._sleeping = False
-
-    def _poll_busily(self, seconds):
-        """Poll without sleeping for up to ``seconds`` (see SPIN_SECONDS):
-        whether events or hand-backs came."""
-        poll, events = self._poller.poll, self._events
-        until = time.perf_counter() + seconds
-        while True:
-            events.extend(poll(0))
-            if events or self._handbacks:
-                return True
-            if time.perf_counter() >= until:
-                return False
 
     def _after_turn(self):
         now = time.monotonic()
@@ -304,8 +290,6 @@ class Loop:
             if not conn.away:
                 self._close(conn)
         self._poller.close()
-        self._wake_r.close()
-        self._wake_w.close()
 
     # -- one connection ---------------------------------------------------------------
 
@@ -406,18 +390,6 @@ class Loop:
         self._on_stop()
 
     # -- hand-backs ------------------------------------------------------------------------
-
-    def _wake(self):
-        try:
-            self._wake_w.send(b"\0")
-        except OSError:
-            pass  # full (the loop will wake anyway) or closed
-
-    def _drain_wake(self):
-        try:
-            self._wake_r.recv(4096)
-        except OSError:
-            pass
 
     def _take_handbacks(self):
         handbacks = self._handbacks

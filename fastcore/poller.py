@@ -1,5 +1,7 @@
 """What the loop waits on: epoll, edge-triggered, on Linux; a selector elsewhere.
 
+Either can be woken from another thread (``wake``) and polled busily.
+
 With epoll a connection stays registered for its whole life. An event for a
 connection the loop does not hold (a worker has it) is noted and acted on when
 it comes back, so moving a connection between threads costs no system call.
@@ -11,16 +13,56 @@ level-triggered selector stops watching a connection while a worker holds it.
 
 import select
 import selectors
+import socket
+import time
 
 __all__ = ["Poller"]
 
 
-class _EdgePoller:
+class _Wakeable:
+    """A wake-up socket the poller watches, and busy polling."""
+
+    def _open_wake(self):
+        self._wake_r, self._wake_w = socket.socketpair()
+        for sock in (self._wake_r, self._wake_w):
+            sock.setblocking(False)
+        self.watch(self._wake_r.fileno())
+
+    def wake(self):
+        """End the current or next poll (any thread)."""
+        try:
+            self._wake_w.send(b"\0")
+        except OSError:
+            pass  # full (the poll will end anyway) or closed
+
+    def drain_wake(self):
+        """After the wake-up socket's event (it is the one fd the loop does not know)."""
+        try:
+            self._wake_r.recv(4096)
+        except OSError:
+            pass
+
+    def poll_busily(self, seconds, pending):
+        """Poll without sleeping for up to ``seconds``, until events come or
+        ``pending`` (filled by other threads) is not empty: the events."""
+        until = time.perf_counter() + seconds
+        while True:
+            events = self.poll(0)
+            if events or pending or time.perf_counter() >= until:
+                return events
+
+    def _close_wake(self):
+        self._wake_r.close()
+        self._wake_w.close()
+
+
+class _EdgePoller(_Wakeable):
     HANGUP = select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR if hasattr(select, "epoll") else 0
     _EVENTS = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLET if hasattr(select, "epoll") else 0
 
     def __init__(self):
         self._epoll = select.epoll()
+        self._open_wake()
 
     def watch(self, fd):
         """A listening socket or the wake-up socket: level-triggered."""
@@ -55,13 +97,15 @@ class _EdgePoller:
 
     def close(self):
         self._epoll.close()
+        self._close_wake()
 
 
-class _LevelPoller:
+class _LevelPoller(_Wakeable):
     HANGUP = 0  # level-triggered: an EOF keeps the connection readable
 
     def __init__(self):
         self._selector = selectors.DefaultSelector()
+        self._open_wake()
 
     def watch(self, fd):
         self._selector.register(fd, selectors.EVENT_READ)
@@ -91,6 +135,7 @@ class _LevelPoller:
 
     def close(self):
         self._selector.close()
+        self._close_wake()
 
 
 Poller = _EdgePoller if hasattr(select, "epoll") else _LevelPoller
