@@ -328,7 +328,7 @@ class Worker(base.Worker):
         server.setup_worker(self)
         for listener in listeners[1:]:
             extra = socket.fromfd(listener.fileno(), listener.family, socket.SOCK_STREAM)
-            server.prepare_listener(extra)
+            server._prepare_listener(extra)
             server.extra_sockets.append(extra)
         self.server = server
         if not self.alive:  # SIGTERM while booting

@@ -124,10 +124,10 @@ class BaseWSGIServer(_WerkzeugServer):
                 setattr(self, name, value)
         self.extra_sockets = self._localhost_ipv6(host, fd)
         for sock in (self.socket, *self.extra_sockets):
-            self.prepare_listener(sock)
+            self._prepare_listener(sock)
 
     @staticmethod
-    def prepare_listener(sock: socket.socket) -> None:
+    def _prepare_listener(sock: socket.socket) -> None:
         """Make a listening socket ready for the loop."""
         sock.setblocking(False)
         if sock.family != socket.AF_UNIX:  # accepted sockets inherit it (Linux)
