@@ -105,7 +105,11 @@ class Exchange:
             return handler.refuse(self.conn, BodyTooLarge(
                 f"request body of {head.content_length} bytes is larger than the limit of "
                 f"{limit} bytes"))
-        environ = handler.start_exchange(self)
+        try:
+            environ = handler.start_exchange(self)
+        except ParseError as e:  # make_environ found the request invalid
+            handler.end_exchange()
+            return handler.refuse(self.conn, e)
         sock = self.conn.sock
         app_iter = None
         try:

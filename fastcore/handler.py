@@ -10,6 +10,8 @@ It subclasses Werkzeug's handler, so the hooks users override there
 (``make_environ``, ``log_request``, ``log``, ``address_string``,
 ``connection_dropped``, ``protocol_version``) keep working, and tools that
 check ``isinstance(handler, werkzeug.serving.WSGIRequestHandler)`` still pass.
+A ``make_environ`` may raise a ``ParseError`` (``BadRequest``): the request is
+refused with its status, as a malformed one is.
 """
 
 import socket
@@ -42,6 +44,7 @@ class WSGIRequestHandler(_WerkzeugHandler):
 
     protocol_version = "HTTP/1.1"
     server_line = f"Server: {SERVER_VERSION}\r\n"
+    exchange_class = Exchange
 
     def __init__(self, request, client_address, server):
         # Werkzeug's (socketserver's) constructor would serve the connection
@@ -86,7 +89,7 @@ class WSGIRequestHandler(_WerkzeugHandler):
 
     def run_wsgi(self, conn, head):
         """Run the app for one request and send its response; the fate."""
-        return Exchange(self, conn, head).run()
+        return self.exchange_class(self, conn, head).run()
 
     def start_exchange(self, exchange):
         """The environ of the exchange starting now (called by it)."""

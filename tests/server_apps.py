@@ -146,6 +146,7 @@ def own_server_header(environ, start_response):
 
 
 from fastcore import WSGIRequestHandler  # noqa: E402
+from fastcore.errors import BadRequest  # noqa: E402
 
 
 class CustomHandler(WSGIRequestHandler):
@@ -155,6 +156,8 @@ class CustomHandler(WSGIRequestHandler):
 
     def make_environ(self):
         environ = super().make_environ()
+        if environ["PATH_INFO"] == "/refused":
+            raise BadRequest("refused by make_environ")
         environ["CUSTOM_KEY"] = "from make_environ"
         return environ
 

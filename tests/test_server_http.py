@@ -544,3 +544,20 @@ def test_handler_subclass_hooks(live_server, mode):
     assert json.loads(body)["CUSTOM_KEY"] == "from make_environ"
     assert headers["Connection"] == "close", "protocol_version HTTP/1.0 means no keep-alive"
     assert "custom-address - - [" in server.wait_log("custom log /hooked 200")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_make_environ_can_refuse_a_request(live_server, mode):
+    """A make_environ that raises a ParseError (BadRequest) gets the request
+    answered with its status and reason, before the app runs."""
+    server = live_server("echo", mode, handler="CustomHandler")
+    sock = server.connect()
+    sock.sendall(b"GET /refused HTTP/1.1\r\nHost: a\r\n\r\n")
+    [(status, headers, body)] = read_responses(recv_until_closed(sock))
+    assert status == 400 and b"refused by make_environ" in body
+    assert headers["Connection"] == "close"
+    assert "refused by make_environ" in server.wait_log("refused by make_environ")
+    sock = server.connect()
+    sock.sendall(b"GET /after HTTP/1.1\r\nHost: a\r\n\r\n")
+    [(status, _, body)] = read_responses(recv_until_closed(sock))
+    assert status == 200 and json.loads(body)["CUSTOM_KEY"] == "from make_environ"
