@@ -50,7 +50,7 @@ from fastcore import __version__
 from fastcore.access_log import access_log, clock
 from fastcore.errors import BadRequest
 from fastcore.exchange import Exchange
-from fastcore.gunicorn_log import AccessLog
+from fastcore.gunicorn_log import AccessLog, GunicornRequest, GunicornResponse
 from fastcore.handler import WSGIRequestHandler
 from fastcore.limits import Limits
 from fastcore.server import BaseWSGIServer, ThreadedWSGIServer
@@ -74,39 +74,6 @@ def limits_from(cfg):
                   max_header_bytes=min(fields * (field_size + 2) + 2, LARGEST_HEADER_BYTES))
 
 
-class _Request:
-    """What gunicorn's hooks and access log read of a request."""
-
-    __slots__ = ("_head", "scheme")
-
-    def __init__(self, head, scheme):
-        self._head = head
-        self.scheme = scheme
-
-    method = property(lambda self: self._head.method)
-    uri = property(lambda self: self._head.target)
-    path = property(lambda self: self._head.path)
-    query = property(lambda self: self._head.query)
-    version = property(lambda self: (1, 1) if self._head.version == "HTTP/1.1" else (1, 0))
-
-    @property
-    def headers(self):
-        """(NAME, value) pairs, names in upper case as gunicorn gives them."""
-        return [(name.upper(), value) for name, value in self._head.headers]
-
-
-class _Response:
-    """What gunicorn's post_request hook and access log read of a response."""
-
-    __slots__ = ("status", "status_code", "sent", "headers")
-
-    def __init__(self, status, sent, headers):
-        self.status = status
-        self.status_code = int(status[:3])
-        self.sent = sent
-        self.headers = headers
-
-
 class _Settings:
     """What the handler reads of gunicorn's settings on every request, read
     once: gunicorn's Config looks each one up anew."""
@@ -118,11 +85,14 @@ class _Settings:
                 logging.DEBUG):
             self.pre_request = None  # the default only logs, at debug level
         self.post_request = None if cfg.post_request is PostRequest.default else cfg.post_request
-        self.access_log = worker.log.access_log_enabled
-        self.needs_request = bool(self.pre_request or self.post_request or self.access_log)
-        self.exchange = Exchange if cfg.sendfile is not False else _NoSendfileExchange
-        self.scheme_headers = cfg.secure_scheme_headers
+        self.access = AccessLog(worker.log) if worker.log.access_log_enabled else None
         self.counting = worker.max_requests != sys.maxsize
+        self.exchange_class = Exchange if cfg.sendfile is not False else _NoSendfileExchange
+        self.scheme_headers = cfg.secure_scheme_headers
+        # The environ keys those headers arrive as: a request with none of
+        # them (nearly all) is not scanned.
+        self.scheme_keys = frozenset("HTTP_" + name.upper().replace("-", "_")
+                                     for name in self.scheme_headers)
         allowed = cfg.forwarded_allow_ips
         self._any_peer = "*" in allowed
         self._networks = []
@@ -148,6 +118,11 @@ class _Settings:
                 self._trusted[address] = known
         return known
 
+    def handler_class(self):
+        """The handler for these settings: one with a step before each
+        exchange only when a setting needs it."""
+        return _StepHandler if self.counting or self.pre_request else GunicornHandler
+
 
 class _NoSendfileExchange(Exchange):
     """An exchange for ``sendfile = False``: files go through send."""
@@ -169,48 +144,39 @@ class GunicornHandler(WSGIRequestHandler):
         super().setup()
         self._worker = self.server.worker
         self._settings = settings = self.server.settings
+        self.exchange_class = settings.exchange_class
+        self._access = settings.access
+        self._post_request = settings.post_request
         # Scheme headers count only from a trusted proxy (or a Unix socket).
-        self._schemes = {}
+        self._scheme_keys = None
         if self.connection.family == socket.AF_UNIX or settings.trusted(self.client_address[0]):
-            self._schemes = settings.scheme_headers
+            self._scheme_keys = settings.scheme_keys or None
         self._scheme = "https" if self.server.ssl_context is not None else "http"
         self._request = None
 
-    def handle_one_request(self, conn, head):
-        scheme = self._request_scheme(head) if self._schemes else self._scheme
-        if scheme is None:
-            conn.buffer = conn.buffer[head.size:]
-            return self.refuse(conn, BadRequest("contradictory scheme headers"))
-        self._url_scheme = scheme
-        settings = self._settings
-        if settings.counting:
-            self.server.count_request()
-        if settings.needs_request:
-            self._request = _Request(head, scheme)
-            if settings.pre_request is not None:
-                settings.pre_request(self._worker, self._request)
-        return super().handle_one_request(conn, head)
+    def make_environ(self):
+        environ = super().make_environ()
+        keys = self._scheme_keys
+        scheme = self._scheme
+        if keys is not None and not environ.keys().isdisjoint(keys):
+            scheme = environ["wsgi.url_scheme"] = self._request_scheme(self._exchange.head)
+        self._url_scheme = scheme  # the request's, whatever the app does to its environ
+        return environ
 
     def _request_scheme(self, head):
-        """wsgi.url_scheme: from secure_scheme_headers when trusted (None
-        when two of them disagree, which gunicorn refuses too)."""
+        """wsgi.url_scheme from secure_scheme_headers (a request from a
+        trusted proxy that sends some); two that disagree are refused, as
+        gunicorn does."""
         said = None
+        schemes = self._settings.scheme_headers
         for name, value in head.headers:
-            wanted = self._schemes.get(name.upper())
+            wanted = schemes.get(name.upper())
             if wanted is not None:
                 this = "https" if value == wanted else "http"
                 if said is not None and this != said:
-                    return None
+                    raise BadRequest("contradictory scheme headers")
                 said = this
         return said or self._scheme
-
-    def run_wsgi(self, conn, head):
-        return self._settings.exchange(self, conn, head).run()
-
-    def make_environ(self):
-        environ = super().make_environ()
-        environ["wsgi.url_scheme"] = self._url_scheme
-        return environ
 
     def _connection_environ(self):
         base = super()._connection_environ()
@@ -223,21 +189,18 @@ class GunicornHandler(WSGIRequestHandler):
 
     def log_request(self, code="-", size="-"):
         """gunicorn's access log line and post_request."""
-        settings = self._settings
-        if settings.needs_request:
-            worker, exchange = self._worker, self._exchange
-            status = exchange.status
-            if not status or status[:3] != str(code):
-                status = f"{code} {'Switching Protocols' if code == 101 else ''}".rstrip()
-            response = _Response(status, exchange.sent, exchange.headers or [])
-            if settings.access_log:
-                self.server.access.write(response, self._request, self.environ,
-                                         clock.tick() - self._started)
-            if settings.post_request is not None:
-                try:
-                    settings.post_request(worker, self._request, self.environ, response)
-                except Exception:
-                    worker.log.exception("Exception in post_request hook")
+        if self._access is not None:
+            self._access.write(code, self._exchange, self.environ,
+                               clock.tick() - self._started, self._url_scheme)
+        post_request = self._post_request
+        if post_request is not None:
+            exchange = self._exchange
+            request = self._request or GunicornRequest(exchange.head, self._url_scheme)
+            try:
+                post_request(self._worker, request, self.environ,
+                             GunicornResponse.of(exchange, code))
+            except Exception:
+                self._worker.log.exception("Exception in post_request hook")
 
     def log_refusal(self, error):
         self._worker.log.warning("Invalid request from ip=%s: %s", self.address_string(),
@@ -247,13 +210,35 @@ class GunicornHandler(WSGIRequestHandler):
         getattr(self._worker.log, type)(f"{self.address_string()} - {message}", *args)
 
 
+class _StepHandler(GunicornHandler):
+    """GunicornHandler for settings that act before each exchange:
+    ``max_requests`` counts the request, ``pre_request`` sees it."""
+
+    def handle_one_request(self, conn, head):
+        settings = self._settings
+        scheme = self._scheme
+        if self._scheme_keys is not None:
+            # As gunicorn: a request with contradictory scheme headers is
+            # refused before it counts or reaches a hook.
+            try:
+                scheme = self._request_scheme(head)
+            except BadRequest as e:
+                conn.buffer = conn.buffer[head.size:]
+                return self.refuse(conn, e)
+        if settings.counting:
+            self.server.count_request()
+        if settings.pre_request is not None:
+            self._request = GunicornRequest(head, scheme)
+            settings.pre_request(self._worker, self._request)
+        return super().handle_one_request(conn, head)
+
+
 class _WorkerServer:
     """fastcore's server as a gunicorn worker runs it (mixed into a server class)."""
 
-    def setup_worker(self, worker):
+    def setup_worker(self, worker, settings):
         self.worker = worker
-        self.settings = _Settings(worker)
-        self.access = AccessLog(worker.log)
+        self.settings = settings
         self.multiprocess = worker.cfg.workers > 1
         self.grace_period = worker.cfg.graceful_timeout
         self._beat = max(0.05, min(1.0, worker.timeout / 4))
@@ -320,12 +305,13 @@ class Worker(base.Worker):
                      for listener in self.sockets]
         host, port = _address(listeners[0])
         kind = _ThreadedServer if cfg.threads > 1 else _SingleServer
-        server = kind(host, port, self.wsgi, GunicornHandler,
+        settings = _Settings(self)
+        server = kind(host, port, self.wsgi, settings.handler_class(),
                       ssl_context=gunicorn_ssl_context(cfg) if cfg.is_ssl else None,
                       fd=listeners[0].fileno(), limits=limits_from(cfg),
                       keep_alive_timeout=max(cfg.keepalive, 0.001),
                       max_workers=cfg.threads, max_connections=cfg.worker_connections)
-        server.setup_worker(self)
+        server.setup_worker(self, settings)
         for listener in listeners[1:]:
             extra = socket.fromfd(listener.fileno(), listener.family, socket.SOCK_STREAM)
             server._prepare_listener(extra)

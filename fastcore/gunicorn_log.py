@@ -20,7 +20,7 @@ from gunicorn.glogging import Logger, SafeAtoms
 
 from fastcore.access_log import access_log
 
-__all__ = ["AccessLog"]
+__all__ = ["AccessLog", "GunicornRequest", "GunicornResponse"]
 
 _KEY = re.compile(r"%\(([^)]*)\)")
 
@@ -41,17 +41,20 @@ class AccessLog:
         self._own = (kind.access is Logger.access and kind.atoms is Logger.atoms
                      and kind.atoms_wrapper_class is SafeAtoms)
 
-    def write(self, resp, req, environ, seconds):
-        """``Logger.access(resp, req, environ, request_time)`` for a request
-        that took ``seconds``: the same line."""
+    def write(self, code, exchange, environ, seconds, scheme):
+        """The line of ``Logger.access(resp, req, environ, request_time)`` for
+        the response to ``exchange`` (an ``Exchange``, its status ``code``),
+        which took ``seconds``; ``scheme`` is the request's."""
         second = int(time.time())
         if second != self._second:
             self._next_second(second)
         handler = self._handler
         if handler is None:
-            self._logger.access(resp, req, environ, datetime.timedelta(seconds=seconds))
+            self._logger.access(GunicornResponse.of(exchange, code),
+                                GunicornRequest(exchange.head, scheme), environ,
+                                datetime.timedelta(seconds=seconds))
             return
-        access_log.add(handler, self._line(self, resp, req, environ, seconds))
+        access_log.add(handler, self._line(self, code, exchange, environ, seconds))
 
     def _next_second(self, second):
         """Once a second: the timestamp, and whether lines can still be
@@ -59,6 +62,48 @@ class AccessLog:
         self._second = second
         self._now = time.strftime("[%d/%b/%Y:%H:%M:%S %z]", time.localtime(second))
         self._handler = _direct_handler(self._logger.access_log) if self._own else None
+
+
+class GunicornRequest:
+    """What gunicorn's hooks and access log read of a request."""
+
+    __slots__ = ("_head", "scheme")
+
+    def __init__(self, head, scheme):
+        self._head = head
+        self.scheme = scheme
+
+    method = property(lambda self: self._head.method)
+    uri = property(lambda self: self._head.target)
+    path = property(lambda self: self._head.path)
+    query = property(lambda self: self._head.query)
+    version = property(lambda self: (1, 1) if self._head.version == "HTTP/1.1" else (1, 0))
+
+    @property
+    def headers(self):
+        """(NAME, value) pairs, names in upper case as gunicorn gives them."""
+        return [(name.upper(), value) for name, value in self._head.headers]
+
+
+class GunicornResponse:
+    """What gunicorn's post_request hook and access log read of a response."""
+
+    __slots__ = ("status", "status_code", "sent", "headers")
+
+    def __init__(self, status, sent, headers):
+        self.status = status
+        self.status_code = int(status[:3])
+        self.sent = sent
+        self.headers = headers
+
+    @classmethod
+    def of(cls, exchange, code):
+        """The response to ``exchange``, whose status code was ``code`` (a
+        taken-over connection's 101, or the 500 of a failed app)."""
+        status = exchange.status
+        if not status or status[:3] != str(code):
+            status = f"{code} {'Switching Protocols' if code == 101 else ''}".rstrip()
+        return cls(status, exchange.sent, exchange.headers or [])
 
 
 def _took(seconds):
@@ -80,8 +125,8 @@ def _quoted(value):
 
 
 # Each atom of gunicorn's access_log_format, as its Logger.atoms computes it:
-# an expression over (log: AccessLog, resp: fastcore.gunicorn's _Response,
-# whose status is valid and sent an int, req, environ, s: seconds taken),
+# an expression over (log: AccessLog, code: the status code, x: the
+# Exchange, environ, s: seconds taken),
 # and what its value is, for SafeAtoms' escaping of quotes in strings: STR (a
 # string, maybe with quotes), ANY (a string or not) or None (never a quote).
 STR, ANY = "str", "any"
@@ -93,13 +138,13 @@ _ATOMS = {
     "t": ("log._now", None),
     "r": ('f"{environ[\'REQUEST_METHOD\']} {environ[\'RAW_URI\']} {environ[\'SERVER_PROTOCOL\']}"',
           STR),
-    "s": ("resp.status_code", None),
+    "s": ("code", None),
     "m": ('environ.get("REQUEST_METHOD")', ANY),
     "U": ('environ.get("PATH_INFO")', ANY),
     "q": ('environ.get("QUERY_STRING")', ANY),
     "H": ('environ.get("SERVER_PROTOCOL")', ANY),
-    "b": ("resp.sent", None),
-    "B": ("resp.sent", None),
+    "b": ("x.sent", None),
+    "B": ("x.sent", None),
     "f": ('environ.get("HTTP_REFERER", "-")', STR),
     "a": ('environ.get("HTTP_USER_AGENT", "-")', STR),
     "T": ("_took(s).seconds", None),
@@ -116,16 +161,16 @@ def _atom(key):
         return _ATOMS[key]
     name, kind = key[1:-2].lower(), key[-2:]
     if key[:1] == "{" and kind == "}i":
-        return f"_last(req.headers, {name!r})", STR
+        return f"_last(x.head.headers, {name!r})", STR
     if key[:1] == "{" and kind == "}o":
-        return f"_last(resp.headers, {name!r})", STR
+        return f"_last(x.headers or (), {name!r})", STR
     if key[:1] == "{" and kind == "}e":
         return f"_last(environ.items(), {name!r})", ANY
     return '"-"', None
 
 
 def _compile(fmt):
-    """The function (log, resp, req, environ, seconds) -> the line, for an
+    """The function (log, code, exchange, environ, seconds) -> the line, for an
     access_log_format: one %-formatting of a tuple that computes only the
     atoms the format names, each "%(key)" made positional."""
     values = ""
@@ -136,7 +181,7 @@ def _compile(fmt):
         elif kind is ANY:
             expression = f"_quoted({expression})"
         values += f"{expression}, "
-    source = f"lambda log, resp, req, environ, s: {_KEY.sub('%', fmt)!r} % ({values})"
+    source = f"lambda log, code, x, environ, s: {_KEY.sub('%', fmt)!r} % ({values})"
     return eval(source, {"_took": _took, "_last": _last, "_quoted": _quoted})
 
 

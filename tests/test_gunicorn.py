@@ -212,6 +212,32 @@ def test_access_log_format(arbiter):
                     f"out-value|<{pid}>")
 
 
+def test_a_logger_class_of_the_users_gets_gunicorns_access_call(arbiter, tmp_path):
+    """A logger_class that overrides access() is called as gunicorn calls
+    it, with the response, the request and how long it took."""
+    lines = tmp_path / "access.txt"
+    config = tmp_path / "conf.py"
+    config.write_text(textwrap.dedent(f"""
+        from gunicorn.glogging import Logger
+
+        class Recording(Logger):
+            def access(self, resp, req, environ, request_time):
+                with open({str(lines)!r}, "a") as f:
+                    f.write(f"{{resp.status}}|{{resp.sent}}|{{req.method}}|{{req.path}}|"
+                            f"{{req.query}}|{{req.scheme}}|{{dict(req.headers)['X-IN']}}|"
+                            f"{{request_time.total_seconds() < 5}}\\n")
+
+        logger_class = Recording
+        accesslog = "-"
+    """))
+    server = arbiter("--config", str(config))
+    body = server.get("/logged?x=1", headers={"X-In": "v", "X-Forwarded-Proto": "https"}).content
+    deadline = time.monotonic() + 5
+    while not lines.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert lines.read_text() == f"200 OK|{len(body)}|GET|/logged|x=1|https|v|True\n"
+
+
 def test_app_errors_go_to_gunicorns_error_log(arbiter):
     server = arbiter()
     assert server.get("/fail").status_code == 500
@@ -239,19 +265,26 @@ def test_hooks_limits_and_a_unix_socket(arbiter, tmp_path):
 
         def pre_request(worker, req):
             with open({str(hooks)!r}, "a") as f:
-                f.write(f"pre {{req.method}} {{req.path}}\\n")
+                f.write(f"pre {{req.method}} {{req.path}} {{req.scheme}}\\n")
 
         def post_request(worker, req, environ, resp):
             with open({str(hooks)!r}, "a") as f:
-                f.write(f"post {{req.path}} {{resp.status}} {{environ['PATH_INFO']}}\\n")
+                f.write(f"post {{req.path}} {{resp.status}} {{environ['PATH_INFO']}} "
+                        f"{{req.scheme}}\\n")
     """))
     unix = tmp_path / "g.sock"
     server = arbiter("--config", str(config), "--bind", f"unix:{unix}")
     assert server.get("/hooked").status_code == 200
+    # Contradictory scheme headers are refused before any hook sees the request.
+    assert server.get("/no", headers={"X-Forwarded-Proto": "https",
+                                      "X-Forwarded-Ssl": "off"}).status_code == 400
+    assert server.get("/proxied", headers={"X-Forwarded-Proto": "https"}).status_code == 200
     deadline = time.monotonic() + 5  # post_request runs once the response is sent
-    while hooks.read_text().count("\n") < 2 and time.monotonic() < deadline:
+    while hooks.read_text().count("\n") < 4 and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert hooks.read_text().splitlines() == ["pre GET /hooked", "post /hooked 200 OK /hooked"]
+    assert hooks.read_text().splitlines() == [
+        "pre GET /hooked http", "post /hooked 200 OK /hooked http",
+        "pre GET /proxied https", "post /proxied 200 OK /proxied https"]
     assert server.get("/" + "a" * 200).status_code == 414
     with socket.socket(socket.AF_UNIX) as sock:
         sock.settimeout(5)
@@ -368,13 +401,13 @@ def test_access_lines_are_gunicorns_own(tmp_path, access_format):
     """AccessLog writes, for the same request, the line gunicorn's Logger writes."""
     import base64
     import datetime
+    import types
 
     from gunicorn.config import Config
     from gunicorn.glogging import Logger
 
     from fastcore.access_log import access_log
-    from fastcore.gunicorn import _Request, _Response
-    from fastcore.gunicorn_log import AccessLog
+    from fastcore.gunicorn_log import AccessLog, GunicornRequest, GunicornResponse
     from fastcore.parser import build_environ, parse_request
 
     path = tmp_path / "access.log"
@@ -387,11 +420,13 @@ def test_access_lines_are_gunicorns_own(tmp_path, access_format):
     head = parse_request(b'GET /p?q=1 HTTP/1.1\r\nHost: a\r\nX-In: "quoted"\r\n'
                          b"User-Agent: ua/1\r\nAuthorization: Basic " + user + b"\r\n\r\n")
     environ = build_environ(head, {"REMOTE_ADDR": "127.0.0.1"})
-    response = _Response("404 Not Found", 5, [("Content-Type", "text/plain")])
+    exchange = types.SimpleNamespace(head=head, status="404 Not Found", sent=5,
+                                     headers=[("Content-Type", "text/plain")])
     took = datetime.timedelta(microseconds=1234)
     ours = AccessLog(logger)
-    ours.write(response, _Request(head, "http"), environ, took.total_seconds())
+    ours.write(404, exchange, environ, took.total_seconds(), "http")
     access_log.flush()
-    logger.access(response, _Request(head, "http"), environ, took)
+    logger.access(GunicornResponse("404 Not Found", 5, [("Content-Type", "text/plain")]),
+                  GunicornRequest(head, "http"), environ, took)
     ours_line, gunicorn_line = path.read_text().splitlines()
     assert ours_line == gunicorn_line
