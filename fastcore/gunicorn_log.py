@@ -30,7 +30,7 @@ class AccessLog:
 
     def __init__(self, logger):
         self._logger = logger
-        self._line = _compile(logger.cfg.access_log_format)
+        self._line, self._escaped_line, self._quotes = _compile(logger.cfg.access_log_format)
         self._pid = f"<{os.getpid()}>"
         self._second = None
         self._now = ""  # the %(t)s of this second
@@ -54,7 +54,10 @@ class AccessLog:
                                 GunicornRequest(exchange.head, scheme), environ,
                                 datetime.timedelta(seconds=seconds))
             return
-        access_log.add(handler, self._line(self, code, exchange, environ, seconds))
+        line = self._line(self, code, exchange, environ, seconds)
+        if line.count('"') != self._quotes:  # a value holds a quote (rare): escape it
+            line = self._escaped_line(self, code, exchange, environ, seconds)
+        access_log.add(handler, line)
 
     def _next_second(self, second):
         """Once a second: the timestamp, and whether lines can still be
@@ -170,19 +173,25 @@ def _atom(key):
 
 
 def _compile(fmt):
-    """The function (log, code, exchange, environ, seconds) -> the line, for an
-    access_log_format: one %-formatting of a tuple that computes only the
-    atoms the format names, each "%(key)" made positional."""
-    values = ""
+    """For an access_log_format: the function (log, code, exchange, environ,
+    seconds) -> the line, one %-formatting of a tuple that computes only the
+    atoms the format names, each "%(key)" made positional; the same with
+    quotes in string values escaped; and how many quotes a line holds when no
+    value has one."""
+    template = _KEY.sub("%", fmt)
+    values = escaped = ""
     for key in _KEY.findall(fmt):
         expression, kind = _atom(key)
+        values += f"{expression}, "
         if kind is STR:
             expression += """.replace('"', '\\\\"')"""
         elif kind is ANY:
             expression = f"_quoted({expression})"
-        values += f"{expression}, "
-    source = f"lambda log, code, x, environ, s: {_KEY.sub('%', fmt)!r} % ({values})"
-    return eval(source, {"_took": _took, "_last": _last, "_quoted": _quoted})
+        escaped += f"{expression}, "
+    names = {"_took": _took, "_last": _last, "_quoted": _quoted}
+    line, escaped_line = (eval(f"lambda log, code, x, environ, s: {template!r} % ({atoms})", names)
+                          for atoms in (values, escaped))
+    return line, escaped_line, template.count('"')
 
 
 def _direct_handler(logger):
