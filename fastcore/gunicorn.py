@@ -54,6 +54,7 @@ from fastcore.gunicorn_log import AccessLog, GunicornRequest, GunicornResponse
 from fastcore.handler import WSGIRequestHandler
 from fastcore.limits import Limits
 from fastcore.server import BaseWSGIServer, ThreadedWSGIServer
+from fastcore.sockets import is_unix
 
 __all__ = ["Worker"]
 
@@ -149,7 +150,7 @@ class GunicornHandler(WSGIRequestHandler):
         self._post_request = settings.post_request
         # Scheme headers count only from a trusted proxy (or a Unix socket).
         self._scheme_keys = None
-        if self.connection.family == socket.AF_UNIX or settings.trusted(self.client_address[0]):
+        if is_unix(self.connection) or settings.trusted(self.client_address[0]):
             self._scheme_keys = settings.scheme_keys or None
         self._scheme = "https" if self.server.ssl_context is not None else "http"
         self._request = None
@@ -181,7 +182,7 @@ class GunicornHandler(WSGIRequestHandler):
     def _connection_environ(self):
         base = super()._connection_environ()
         base["gunicorn.socket"] = self.connection
-        if self.server.extra_sockets and self.connection.family != socket.AF_UNIX:
+        if self.server.extra_sockets and not is_unix(self.connection):
             # Which of the listeners this connection came in on.
             host, port = self.connection.getsockname()[:2]
             base["SERVER_NAME"], base["SERVER_PORT"] = host, str(port)

@@ -30,6 +30,7 @@ from fastcore.connection import CLOSE, KEEP_ALIVE, LINGER
 from fastcore.errors import ParseError
 from fastcore.exchange import Exchange, refusal
 from fastcore.parser import build_environ, parse_request
+from fastcore.sockets import is_unix
 from fastcore.wsgi_input import ContentLengthInput
 
 __all__ = ["WSGIRequestHandler"]
@@ -150,7 +151,7 @@ class WSGIRequestHandler(_WerkzeugHandler):
 
     def _connection_environ(self):
         server = self.server
-        if self.connection.family == socket.AF_UNIX:
+        if is_unix(self.connection):
             remote_addr, remote_port = "<local>", "0"
             # PEP 3333: SERVER_PORT is never empty; a socket file has no port.
             server_name, server_port = server.host, "0"

@@ -106,6 +106,9 @@ class BaseWSGIServer(_WerkzeugServer):
         self._stopped = threading.Event()
         self._stopped.set()
         self.extra_sockets = []
+        # listener -> (family, type, proto) of its connections: socket.socket
+        # builds enums for family and type on every read (1 µs a connection).
+        self._accepted_kinds = {}
         super().__init__(host, port, app, handler or WSGIRequestHandler, passthrough_errors,
                          None, fd)
         if isinstance(ssl_context, tuple):
@@ -216,6 +219,10 @@ class BaseWSGIServer(_WerkzeugServer):
     def _handle_request_noblock(self, listener=None):
         """Accept the connections waiting on ``listener`` (a burst in one go)."""
         listener = listener or self.socket
+        kind = self._accepted_kinds.get(listener)
+        if kind is None:
+            kind = self._accepted_kinds[listener] = (listener.family, listener.type,
+                                                     listener.proto)
         for _ in range(64):
             if self._loop.full():
                 return
@@ -223,7 +230,7 @@ class BaseWSGIServer(_WerkzeugServer):
                 fd, client_address = listener._accept()
             except OSError:  # none left (or out of descriptors: retried next turn)
                 return
-            request = ServerSocket(listener.family, listener.type, listener.proto, fileno=fd)
+            request = ServerSocket(*kind, fileno=fd)
             if self.verify_request(request, client_address):
                 try:
                     self.process_request(request, client_address)

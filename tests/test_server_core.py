@@ -285,3 +285,13 @@ def test_a_stop_answers_connections_queued_while_the_loop_was_busy(live_server):
         assert (status, headers.get("connection"), body) == (200, connection, b"done")
         sock.close()
     assert server.proc.wait(10) == 0
+
+
+def test_is_unix_tells_the_socket_families_apart():
+    from fastcore.sockets import ServerSocket, is_unix
+
+    left, right = socket.socketpair(socket.AF_UNIX)
+    with left, right, socket.socket() as tcp, socket.socket(socket.AF_INET6) as tcp6:
+        accepted = ServerSocket(socket.AF_UNIX, socket.SOCK_STREAM, fileno=left.detach())
+        with accepted:
+            assert [is_unix(s) for s in (right, accepted, tcp, tcp6)] == [True, True, False, False]
