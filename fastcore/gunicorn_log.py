@@ -7,7 +7,9 @@ through ``logging``, which writes and flushes it alone. Here only the atoms
 when the access logger is gunicorn's own plain stream or file handler, lines
 are written in batches like the dev server's (``access_log``). Anything else
 (a ``logger_class`` of the user's, syslog, filters, extra handlers) gets
-gunicorn's own ``access()``.
+gunicorn's own ``access()``, with the request and response objects it reads
+(``GunicornRequest``, ``GunicornResponse``, also what the hooks get); the
+lines built here read the exchange directly.
 """
 
 import datetime
