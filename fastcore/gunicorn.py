@@ -81,6 +81,8 @@ class _Settings:
 
     def __init__(self, worker):
         cfg = worker.cfg
+        self.worker = worker
+        self.scheme = "https" if cfg.is_ssl else "http"  # without a proxy's say
         self.pre_request = cfg.pre_request
         if self.pre_request is PreRequest.default and not worker.log.error_log.isEnabledFor(
                 logging.DEBUG):
@@ -120,9 +122,14 @@ class _Settings:
         return known
 
     def handler_class(self):
-        """The handler for these settings: one with a step before each
-        exchange only when a setting needs it."""
-        return _StepHandler if self.counting or self.pre_request else GunicornHandler
+        """The worker's handler class: with a step before each exchange only
+        when a setting needs it, and what every connection reads of the
+        settings as class attributes, set once rather than per connection."""
+        base = _StepHandler if self.counting or self.pre_request else GunicornHandler
+        return type(base.__name__, (base,), {
+            "_settings": self, "_worker": self.worker, "_scheme": self.scheme,
+            "exchange_class": self.exchange_class, "_access": self.access,
+            "_post_request": staticmethod(self.post_request)})  # the hook, not a method
 
 
 class _NoSendfileExchange(Exchange):
@@ -136,6 +143,10 @@ class GunicornHandler(WSGIRequestHandler):
     """fastcore's handler, with gunicorn's environ, hooks and logs."""
 
     server_line = f"Server: {SERVER_SOFTWARE}\r\n"
+    # Set for the worker by _Settings.handler_class.
+    _settings = _worker = _access = _post_request = None
+    _scheme = "http"
+    _request = None  # what pre_request got (_StepHandler)
 
     @property
     def server_version(self):
@@ -143,17 +154,11 @@ class GunicornHandler(WSGIRequestHandler):
 
     def setup(self):
         super().setup()
-        self._worker = self.server.worker
-        self._settings = settings = self.server.settings
-        self.exchange_class = settings.exchange_class
-        self._access = settings.access
-        self._post_request = settings.post_request
         # Scheme headers count only from a trusted proxy (or a Unix socket).
         self._scheme_keys = None
+        settings = self._settings
         if is_unix(self.connection) or settings.trusted(self.client_address[0]):
             self._scheme_keys = settings.scheme_keys or None
-        self._scheme = "https" if self.server.ssl_context is not None else "http"
-        self._request = None
 
     def make_environ(self):
         environ = super().make_environ()
@@ -237,9 +242,8 @@ class _StepHandler(GunicornHandler):
 class _WorkerServer:
     """fastcore's server as a gunicorn worker runs it (mixed into a server class)."""
 
-    def setup_worker(self, worker, settings):
+    def setup_worker(self, worker):
         self.worker = worker
-        self.settings = settings
         self.multiprocess = worker.cfg.workers > 1
         self.grace_period = worker.cfg.graceful_timeout
         self._beat = max(0.05, min(1.0, worker.timeout / 4))
@@ -306,13 +310,12 @@ class Worker(base.Worker):
                      for listener in self.sockets]
         host, port = _address(listeners[0])
         kind = _ThreadedServer if cfg.threads > 1 else _SingleServer
-        settings = _Settings(self)
-        server = kind(host, port, self.wsgi, settings.handler_class(),
+        server = kind(host, port, self.wsgi, _Settings(self).handler_class(),
                       ssl_context=gunicorn_ssl_context(cfg) if cfg.is_ssl else None,
                       fd=listeners[0].fileno(), limits=limits_from(cfg),
                       keep_alive_timeout=max(cfg.keepalive, 0.001),
                       max_workers=cfg.threads, max_connections=cfg.worker_connections)
-        server.setup_worker(self, settings)
+        server.setup_worker(self)
         for listener in listeners[1:]:
             extra = socket.fromfd(listener.fileno(), listener.family, socket.SOCK_STREAM)
             server._prepare_listener(extra)
