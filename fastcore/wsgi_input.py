@@ -1,10 +1,17 @@
 """wsgi.input: the request body, read from the connection as the app asks.
 
+A buffered stream (``io.BufferedIOBase``): ``read(n)`` returns exactly ``n``
+bytes unless the body ends first, because WSGI apps read that way (Django's
+``request.body`` and Engine.IO's polling POSTs make one ``read(length)`` and
+take what comes back as the whole body). ``read1(n)`` is the one call that may
+return less: what is at hand, reading the socket once only when nothing is.
+
 Both streams take bytes from the connection's buffer first (what arrived with
 the head), then from the socket, and never read past the body: reading past
-the end returns b"" at once. The first read of a request that sent
-``Expect: 100-continue`` sends the interim response, so an app that answers
-without reading never invites the body.
+the end returns b"" at once. A read waits for the client up to the server's
+``body_timeout`` each time it stalls, then raises. The first read of a
+request that sent ``Expect: 100-continue`` sends the interim response, so an
+app that answers without reading never invites the body.
 """
 
 import io
@@ -15,6 +22,12 @@ from fastcore.errors import ContentTooLarge, ParseError
 from fastcore.parser import ChunkedDecoder
 
 __all__ = ["ContentLengthInput", "ChunkedInput", "BodyTooLarge"]
+
+# The most one socket read asks for: a read of 16 MiB is made of reads of
+# this size (asking the socket for all of it would allocate it all each time).
+_PIECE = 1 << 20
+# What a readline or a read of unknown size takes at a time.
+_LINE_PIECE = 65536
 
 
 class BodyTooLarge(ContentTooLarge, RequestEntityTooLarge):
@@ -27,7 +40,7 @@ class BodyTooLarge(ContentTooLarge, RequestEntityTooLarge):
         RequestEntityTooLarge.__init__(self, reason)
 
 
-class _BodyInput(io.RawIOBase):
+class _BodyInput(io.BufferedIOBase):
     """The read methods PEP 3333 asks for, on top of ``_read_some``."""
 
     def __init__(self, conn):
@@ -44,47 +57,81 @@ class _BodyInput(io.RawIOBase):
         """Up to ``limit`` body bytes (at least one), or b"" at the end."""
         raise NotImplementedError
 
+    def read1(self, size=-1):
+        """Up to ``size`` bytes of what is at hand (at least one unless the
+        body has ended), reading the socket at most once."""
+        if size is None or size < 0:
+            size = _LINE_PIECE
+        pending = self._pending
+        if pending:
+            if len(pending) <= size:
+                self._pending = b""
+                return pending
+            self._pending = pending[size:]
+            return pending[:size]
+        return self._read_some(min(size, _PIECE)) if size else b""
+
     def read(self, size=-1):
+        """``size`` bytes, fewer only when the body ends first; all the rest
+        of the body when ``size`` is negative or None."""
         if size is None or size < 0:
             return self.readall()
-        if self._pending:
-            data, self._pending = self._pending[:size], self._pending[size:]
-            return data
-        return self._read_some(size) if size else b""
+        data = self.read1(size)
+        missing = size - len(data)
+        if not missing or not data:
+            return data  # the usual case: the bytes were there
+        parts = [data]
+        while missing:
+            data = self._read_some(min(missing, _PIECE))
+            if not data:
+                break
+            parts.append(data)
+            missing -= len(data)
+        return b"".join(parts)
 
     def readall(self):
-        parts = [self._pending]
-        self._pending = b""
+        parts = []
         while True:
-            data = self._read_some(65536)
+            data = self.read1(_PIECE)
             if not data:
                 return b"".join(parts)
             parts.append(data)
 
     def readinto(self, buffer):
-        data = self.read(len(buffer))
-        buffer[:len(data)] = data
+        with memoryview(buffer) as view, view.cast("B") as target:
+            data = self.read(len(target))
+            target[:len(data)] = data
+        return len(data)
+
+    def readinto1(self, buffer):
+        with memoryview(buffer) as view, view.cast("B") as target:
+            data = self.read1(len(target))
+            target[:len(data)] = data
         return len(data)
 
     def readline(self, size=-1):
+        if size is None:
+            size = -1
         parts = []
         total = 0
         while size < 0 or total < size:
-            chunk = self._pending or self._read_some(65536)
-            self._pending = b""
+            chunk = self.read1(_LINE_PIECE)
             if not chunk:
                 break
             want = len(chunk) if size < 0 else size - total
             end = chunk.find(b"\n", 0, want)
             cut = want if end < 0 else end + 1
             parts.append(chunk[:cut])
-            self._pending = chunk[cut:]
+            if cut < len(chunk):
+                self._pending = chunk[cut:]
             total += cut
             if end >= 0:
                 break
         return b"".join(parts)
 
     def readlines(self, hint=-1):
+        if hint is None:
+            hint = -1
         lines = []
         total = 0
         for line in iter(self.readline, b""):
@@ -114,6 +161,10 @@ class ContentLengthInput(_BodyInput):
         self.remaining -= len(data)
         return data
 
+    def readall(self):
+        # The size is known: one read of it, not a join of pieces of unknown size.
+        return self.read(self.remaining + len(self._pending))
+
     @property
     def finished(self):
         return self.remaining <= 0 and not self._pending
@@ -132,7 +183,7 @@ class ChunkedInput(_BodyInput):
     def _read_some(self, limit):
         decoder = self._decoder
         while not decoder.done:
-            raw = self._conn.read_body_bytes(65536)
+            raw = self._conn.read_body_bytes(_LINE_PIECE)
             if not raw:
                 raise ClientDisconnected()
             try:

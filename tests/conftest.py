@@ -105,23 +105,29 @@ class LiveServer:
         return self.proc.returncode
 
 
+def launch(log_path, app, mode="threaded", env=None, **options):
+    """serve.py running ``app`` in ``mode`` with ``options``, logging to
+    ``log_path``; ``env``: variables to add to its environment."""
+    args = [sys.executable, SERVE, app, mode, *(f"{k}={v}" for k, v in options.items())]
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True,
+                                env=None if env is None else {**os.environ, **env})
+    ready, _, _ = select.select([proc.stdout], [], [], 20)
+    line = proc.stdout.readline().split() if ready else []
+    if len(line) != 2:
+        proc.kill()
+        raise RuntimeError(f"server did not start: {log_path.read_text()}")
+    address = line[1] if line[0] == "UNIX" else ("127.0.0.1", int(line[1]))
+    return LiveServer(proc, address, log_path)
+
+
 @pytest.fixture
 def live_server(tmp_path):
     """start(app, mode="threaded", **options) -> LiveServer, stopped after the test."""
     servers = []
 
     def start(app, mode="threaded", **options):
-        log_path = tmp_path / f"server{len(servers)}.log"
-        args = [sys.executable, SERVE, app, mode, *(f"{k}={v}" for k, v in options.items())]
-        with open(log_path, "w") as log:
-            proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
-        ready, _, _ = select.select([proc.stdout], [], [], 20)
-        line = proc.stdout.readline().split() if ready else []
-        if len(line) != 2:
-            proc.kill()
-            raise RuntimeError(f"server did not start: {log_path.read_text()}")
-        address = line[1] if line[0] == "UNIX" else ("127.0.0.1", int(line[1]))
-        server = LiveServer(proc, address, log_path)
+        server = launch(tmp_path / f"server{len(servers)}.log", app, mode, **options)
         servers.append(server)
         return server
 

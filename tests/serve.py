@@ -35,6 +35,8 @@ def main():
             host = value
         elif key == "handler":
             handler = getattr(server_apps, value)
+        elif key == "ssl_context":  # "adhoc"
+            kwargs[key] = value
         else:
             kwargs[key] = int(value) if value.isdigit() else float(value)
     module = server_apps

@@ -2,6 +2,8 @@
 test_websockets through serve.py ("ws_apps.echo_app"), `fastcore run` and
 `app.run()`."""
 
+import hashlib
+
 from flask import Flask
 from flask_sock import Sock
 from flask_socketio import SocketIO
@@ -32,6 +34,14 @@ socketio = SocketIO(socketio_app, async_mode="threading")
 @socketio.on("echo")
 def socketio_echo(data):
     return data  # the acknowledgement carries the data back
+
+
+@socketio.on("digest")
+def socketio_digest(data):
+    """The sha256 and length of an event's payload (test_frameworks)."""
+    if isinstance(data, str):
+        data = data.encode("latin-1")
+    return {"sha256": hashlib.sha256(data).hexdigest(), "length": len(data)}
 
 
 @socketio_app.route("/")
