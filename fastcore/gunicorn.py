@@ -75,6 +75,17 @@ def limits_from(cfg):
                   max_header_bytes=min(fields * (field_size + 2) + 2, LARGEST_HEADER_BYTES))
 
 
+def _access_log_enabled(log):
+    """Whether gunicorn's Logger writes access lines: its ``access_log_enabled``
+    (gunicorn 25.2 on), or before that the test its ``access()`` makes."""
+    enabled = getattr(log, "access_log_enabled", None)
+    if enabled is not None:
+        return enabled
+    cfg = log.cfg
+    return bool(cfg.accesslog or cfg.logconfig or cfg.logconfig_dict or cfg.logconfig_json
+                or (cfg.syslog and not cfg.disable_redirect_access_to_syslog))
+
+
 class _Settings:
     """What the handler reads of gunicorn's settings on every request, read
     once: gunicorn's Config looks each one up anew."""
@@ -88,7 +99,7 @@ class _Settings:
                 logging.DEBUG):
             self.pre_request = None  # the default only logs, at debug level
         self.post_request = None if cfg.post_request is PostRequest.default else cfg.post_request
-        self.access = AccessLog(worker.log) if worker.log.access_log_enabled else None
+        self.access = AccessLog(worker.log) if _access_log_enabled(worker.log) else None
         self.counting = worker.max_requests != sys.maxsize
         self.exchange_class = Exchange if cfg.sendfile is not False else _NoSendfileExchange
         self.scheme_headers = cfg.secure_scheme_headers
