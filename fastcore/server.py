@@ -332,6 +332,10 @@ class ForkingWSGIServer(ForkingMixIn, BaseWSGIServer):
         return None  # handshakes run in the child
 
     def process_request(self, request, client_address):
+        # At most max_children at once: with as many running, wait for one to
+        # end before forking another (the connections after this one wait in
+        # the listen queue, not in the server), as Werkzeug's processes=N does.
+        self.collect_children()
         ForkingMixIn.process_request(self, request, client_address)
 
     def finish_request(self, request, client_address):

@@ -77,6 +77,16 @@ def slow(environ, start_response):
     return [b"done"]
 
 
+@validator
+def interval(environ, start_response):
+    """Sleeps S seconds (?S) and answers when it ran: "start end", monotonic."""
+    start = time.monotonic()
+    time.sleep(float(environ["QUERY_STRING"] or "1"))
+    body = f"{start} {time.monotonic()}".encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
 class _Closing:
     """An iterable that records close() in a file named by the query string."""
 

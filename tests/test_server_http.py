@@ -448,6 +448,28 @@ def test_forking_mode_serves_and_keeps_alive(live_server):
     assert other["body"] == "abc"
 
 
+def test_forking_mode_runs_at_most_processes_children_at_once(live_server):
+    """serve.py forks with processes=4: eight slow requests at once run four
+    at a time (Werkzeug's processes=N does the same); the rest wait."""
+    server = live_server("interval", "forking")
+    intervals = []
+
+    def one():
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(b"GET /?0.4 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            body = recv_until_closed(sock, 10).split(b"\r\n\r\n", 1)[1]
+        intervals.append(tuple(map(float, body.split())))
+
+    threads = [threading.Thread(target=one) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(intervals) == 8
+    most = max(sum(1 for s, e in intervals if s <= start < e) for start, _ in intervals)
+    assert most == 4, sorted(intervals)
+
+
 def test_localhost_serves_both_loopbacks(live_server):
     if not socket.has_ipv6:
         pytest.skip("no IPv6")
