@@ -2,7 +2,10 @@
 
 `run` takes the options of `flask run` and serves APP (``module:name``,
 ``module:factory()``, or a path to a .py file, optionally ``file.py:name``),
-or the built-in demo app when APP is left out. `flask` runs Flask's own
+or the built-in demo app when APP is left out. A name that holds a callable
+taking no arguments is a factory and is called (``module:create_app``), as
+Flask's CLI does; without a name, ``app``, ``application``, ``create_app``
+and ``make_app`` are looked for in that order. `flask` runs Flask's own
 command line with fastcore serving, so `fastcore flask run --reload` is
 `flask run --reload` without code changes.
 """
@@ -11,14 +14,26 @@ import argparse
 import ast
 import importlib
 import importlib.util
+import inspect
 import os
 import sys
+import traceback
 
 __all__ = ["main", "load_app"]
 
 
 class AppError(Exception):
     """APP cannot be loaded; the message is one line for the user."""
+
+
+def _cause(error):
+    """An exception as one line: its type, message and where it was raised
+    (for a syntax error, the file and line that hold it)."""
+    if isinstance(error, SyntaxError) and error.filename:
+        return f"{type(error).__name__}: {error.msg} ({error.filename}, line {error.lineno})"
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" ({frames[-1].filename}, line {frames[-1].lineno})" if frames else ""
+    return f"{type(error).__name__}: {error}{where}"
 
 
 def _import(module_part):
@@ -30,7 +45,9 @@ def _import(module_part):
     except ModuleNotFoundError as e:
         if e.name is not None and module_part.startswith(e.name):
             raise AppError(f"module not found: {module_part}") from None
-        raise
+        raise AppError(f"importing {module_part} failed: {_cause(e)}") from e
+    except Exception as e:
+        raise AppError(f"importing {module_part} failed: {_cause(e)}") from e
 
 
 def _import_file(filename):
@@ -44,8 +61,18 @@ def _import_file(filename):
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:
+        raise AppError(f"importing {filename} failed: {_cause(e)}") from e
     return module
+
+
+def _call(factory, description, *args, **kwargs):
+    try:
+        return factory(*args, **kwargs)
+    except Exception as e:
+        raise AppError(f"calling {description} failed: {_cause(e)}") from e
 
 
 def _call_factory(module, expression):
@@ -64,7 +91,36 @@ def _call_factory(module, expression):
     factory = getattr(module, call.func.id, None)
     if factory is None:
         raise AppError(f"{module.__name__} has no attribute {call.func.id!r}")
-    return factory(*args, **kwargs)
+    return _call(factory, expression, *args, **kwargs)
+
+
+def _takes(obj, count):
+    """Whether ``obj`` can be called with ``count`` positional arguments (True
+    when its signature cannot be read)."""
+    try:
+        inspect.signature(obj).bind(*range(count))
+    except TypeError:
+        return False
+    except ValueError:
+        return True
+    return True
+
+
+def _as_app(obj, spec, factory):
+    """The WSGI app ``obj`` is, or makes: a callable taking no arguments is a
+    factory, called (as Flask's CLI calls ``create_app``); one taking
+    ``(environ, start_response)`` is the app."""
+    if not callable(obj):
+        raise AppError(f"{spec} is not callable (got {type(obj).__name__})")
+    if factory or _takes(obj, 0):
+        obj = _call(obj, f"{spec}()")
+        if not callable(obj) or not _takes(obj, 2):
+            raise AppError(f"{spec}() returned {type(obj).__name__}, not a WSGI app")
+        return obj
+    if not _takes(obj, 2):
+        raise AppError(f"{spec} is neither a WSGI app (environ, start_response) "
+                       f"nor a factory that takes no arguments")
+    return obj
 
 
 def load_app(spec, factory=False):
@@ -77,22 +133,30 @@ def load_app(spec, factory=False):
     module = _import(module_part)
     if "(" in attr:
         app = _call_factory(module, attr)
-    elif attr:
+        if not callable(app):
+            raise AppError(f"{spec} returned {type(app).__name__}, not a WSGI app")
+        return app
+    if attr:
         if not hasattr(module, attr):
             raise AppError(f"{module.__name__} has no attribute {attr!r}")
-        app = getattr(module, attr)
-        if factory:
-            app = app()
-    else:
-        for name in ("app", "application"):
-            if hasattr(module, name):
-                app = getattr(module, name)
-                break
-        else:
-            raise AppError(f"{module.__name__} has no 'app' or 'application'; "
-                           f"name one as {module_part}:NAME")
-    if not callable(app):
-        raise AppError(f"{spec} is not callable (got {type(app).__name__})")
+        return _as_app(getattr(module, attr), spec, factory)
+    for name in ("app", "application", "create_app", "make_app"):
+        if hasattr(module, name):
+            return _as_app(getattr(module, name), f"{module_part}:{name}", factory)
+    raise AppError(f"{module.__name__} has no 'app', 'application', 'create_app' or "
+                   f"'make_app'; name one as {module_part}:NAME")
+
+
+def _failing_app(error):
+    """While the reloader runs: an app that could not be loaded answers every
+    request with its error (the debugger shows it with --debug) until the
+    next save restarts the server."""
+    cause = error.__cause__ or error
+    where = cause.__traceback__
+
+    def app(environ, start_response):
+        raise cause.with_traceback(where)
+
     return app
 
 
@@ -169,6 +233,9 @@ def _ssl_context(args, parser):
     if args.cert == "adhoc":
         if args.key:
             parser.error("--key cannot be used with --cert adhoc")
+        if importlib.util.find_spec("cryptography") is None:
+            parser.exit(2, "fastcore: error: --cert adhoc makes its certificate with the "
+                           "'cryptography' package: pip install cryptography\n")
         return "adhoc"
     if not args.key:
         parser.error("--cert FILE needs --key FILE")
@@ -178,6 +245,10 @@ def _ssl_context(args, parser):
 def run_flask(args):
     from fastcore.patch import patch_werkzeug
 
+    if importlib.util.find_spec("flask") is None:
+        sys.stderr.write("fastcore: error: `fastcore flask` runs Flask's command line, and "
+                         "Flask is not installed: pip install flask\n")
+        return 2
     patch_werkzeug()
     from flask.cli import cli
 
@@ -197,13 +268,24 @@ def main(argv=None):
     if args.threads and args.processes > 1:
         args.threads = False
     ssl_context = _ssl_context(args, parser)
+    reload = args.debug if args.reload is None else args.reload
+    from fastcore.serving import is_running_from_reloader, run_simple
+
     try:
         app = load_app(args.app, factory=args.factory)
     except AppError as e:
-        parser.exit(2, f"fastcore: error: {e}\n")
-    from fastcore.serving import run_simple
-
-    reload = args.debug if args.reload is None else args.reload
+        if not (reload and is_running_from_reloader()):
+            parser.exit(2, f"fastcore: error: {e}\n")
+        # A save broke the app: keep serving (the error, until the next save
+        # restarts this process), as `flask run --reload` does.
+        cause = e.__cause__ or e
+        traceback.print_exception(type(cause), cause, cause.__traceback__)
+        sys.stderr.write(f"fastcore: error: {e}\n")
+        app = _failing_app(e)
+    if args.debug and getattr(app, "debug", None) is False:
+        # A Flask app answers its own exceptions with a plain 500 unless it is
+        # in debug mode: let them reach the debugger (`flask run --debug` does this).
+        app.debug = True
     run_simple(args.host, args.port, app, use_reloader=reload, use_debugger=args.debug,
                threaded=args.threads, processes=args.processes,
                static_files=dict(args.static) or None, ssl_context=ssl_context,

@@ -120,10 +120,6 @@ def run_simple(hostname: str, port: int, application: WSGIApplication,
     """
     if not isinstance(port, int):
         raise TypeError("port must be an integer")
-    if use_debugger and getattr(application, "debug", None) is False:
-        # A Flask app answers its own exceptions with a plain 500 unless it is
-        # in debug mode (as `flask run --debug` sets): let them reach the debugger.
-        application.debug = True
     if static_files:
         from werkzeug.middleware.shared_data import SharedDataMiddleware
 

@@ -103,7 +103,7 @@ def test_cli_serves_the_demo_app(run):
     ("json:missing", "json has no attribute 'missing'"),
     ("json:__doc__", "is not callable"),
     ("missing_file.py", "file not found: missing_file.py"),
-    ("json", "json has no 'app' or 'application'"),
+    ("json", "json has no 'app', 'application', 'create_app' or 'make_app'"),
 ])
 def test_cli_app_errors_are_one_line_and_exit_2(tmp_path, spec, message):
     result = subprocess.run([*FASTCORE, "run", spec], cwd=tmp_path, capture_output=True,
@@ -373,3 +373,152 @@ def test_the_banner_says_when_the_parser_is_the_pure_one(run, tmp_path):
     result = subprocess.run([*FASTCORE, "--version"], capture_output=True, text=True, timeout=30,
                             cwd=tmp_path, env={**os.environ, "FASTCORE_NO_EXTENSIONS": "1"})
     assert "(parser: pure Python (FASTCORE_NO_EXTENSIONS is set))" in result.stdout
+
+
+# -- what a new user runs into ------------------------------------------------------------
+
+APP_FILES = {
+    "typo.py": "def app(environ, start_response)\n    return []\n",
+    "needs_dep.py": "import no_such_dependency\n",
+    "fails.py": "x = 1\nraise RuntimeError('config missing')\n",
+    "factories.py": textwrap.dedent("""
+        def make(greeting):
+            def app(environ, start_response):
+                start_response("200 OK", [("Content-Type", "text/plain")])
+                return [greeting.encode()]
+            return app
+        def not_an_app():
+            return 42
+        def three(a, b, c):
+            return []
+    """),
+}
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("typo.py", "importing typo.py failed: SyntaxError: expected ':' ("),
+    ("typo", "importing typo failed: SyntaxError: expected ':' ("),
+    ("needs_dep", "importing needs_dep failed: ModuleNotFoundError: No module named "
+                  "'no_such_dependency' ("),
+    ("fails.py", "importing fails.py failed: RuntimeError: config missing ("),
+    ("factories:make(1, 2)", "calling make(1, 2) failed: TypeError: "),
+    ("factories:not_an_app", "factories:not_an_app() returned int, not a WSGI app"),
+    ("factories:three", "factories:three is neither a WSGI app (environ, start_response) nor a "
+                        "factory that takes no arguments"),
+])
+def test_an_app_that_cannot_be_loaded_is_one_line_with_its_cause(tmp_path, spec, message):
+    for name, text in APP_FILES.items():
+        (tmp_path / name).write_text(text)
+    result = subprocess.run([*FASTCORE, "run", spec], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("fastcore: error: " + message), result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    if "SyntaxError" in message:
+        assert "typo.py, line 1)" in result.stderr
+
+
+@pytest.mark.parametrize("spec", ["factory_app:create_app", "factory_app"])
+def test_a_factory_named_without_parentheses_is_called(run, tmp_path, spec):
+    (tmp_path / "factory_app.py").write_text(textwrap.dedent("""
+        from flask import Flask
+
+        def create_app():
+            app = Flask(__name__)
+            app.add_url_rule("/", "index", lambda: "made by create_app")
+            return app
+    """))
+    port = _free_port()
+    server = run(*FASTCORE, "run", spec, "--port", str(port))
+    server.wait_for("Running on")
+    assert requests.get(f"http://127.0.0.1:{port}/", timeout=5).text == "made by create_app"
+
+
+def _get_until(url, predicate, timeout=30):
+    """GET ``url`` until the response satisfies ``predicate`` (the reloader
+    restarts the server in between); the last response."""
+    deadline = time.monotonic() + timeout
+    response = None
+    while time.monotonic() < deadline:
+        try:
+            response = requests.get(url, timeout=5)
+            if predicate(response):
+                break
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    return response
+
+
+@pytest.mark.parametrize("flag", ["--debug", "--reload"])
+def test_a_save_that_breaks_the_app_keeps_the_server_running(run, tmp_path, flag):
+    """As under `flask run --debug`: the error is shown (the debugger's page
+    with --debug, a 500 with --reload) and the next save serves again."""
+    app_file = tmp_path / "edited.py"
+    good = textwrap.dedent("""
+        def app(environ, start_response):
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"VERSION"]
+    """)
+    app_file.write_text(good.replace("VERSION", "one"))
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    server = run(*FASTCORE, "run", "edited.py", "--port", str(port), flag,
+                 env={"PYTHONDONTWRITEBYTECODE": "1"})
+    server.wait_for("Running on")
+    assert requests.get(url, timeout=5).text == "one"
+    time.sleep(1.2)  # the stat reloader compares modification times to the second
+    app_file.write_text("def app(environ, start_response)\n    return []\n")
+    broken = _get_until(url, lambda r: r.status_code == 500)
+    assert broken.status_code == 500
+    if flag == "--debug":
+        assert "SyntaxError" in broken.text and "Werkzeug Debugger" in broken.text
+    assert server.proc.poll() is None
+    assert "importing edited.py failed: SyntaxError" in server.output
+    time.sleep(1.2)
+    app_file.write_text(good.replace("VERSION", "two"))
+    assert _get_until(url, lambda r: r.text == "two").text == "two"
+    assert server.stop() == 0
+
+
+# The package hidden from the command: an import of it fails, as where it is
+# not installed.
+WITHOUT = "import sys; sys.modules[{name!r}] = None; from fastcore.cli import main; sys.exit(main())"
+
+
+def test_cert_adhoc_without_cryptography_says_what_to_install(tmp_path):
+    result = subprocess.run([sys.executable, "-c", WITHOUT.format(name="cryptography"),
+                             "run", "--cert", "adhoc"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr == ("fastcore: error: --cert adhoc makes its certificate with the "
+                             "'cryptography' package: pip install cryptography\n")
+
+
+def test_fastcore_flask_without_flask_says_what_to_install(tmp_path):
+    result = subprocess.run([sys.executable, "-c", WITHOUT.format(name="flask"), "flask", "run"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "pip install flask" in result.stderr
+
+
+def test_run_simple_with_the_debugger_leaves_the_app_alone(run, tmp_path):
+    """Werkzeug's run_simple never touches the app; only the CLI's --debug
+    puts a Flask app in debug mode."""
+    port = _free_port()
+    (tmp_path / "debugflag.py").write_text(textwrap.dedent(f"""
+        from flask import Flask, current_app
+        app = Flask(__name__)
+        app.add_url_rule("/", "index", lambda: f"debug={{current_app.debug}}")
+        if __name__ == "__main__":
+            from fastcore import run_simple
+            run_simple("127.0.0.1", {port}, app, use_debugger=True)
+    """))
+    server = run(sys.executable, "debugflag.py")
+    server.wait_for("Running on")
+    assert requests.get(f"http://127.0.0.1:{port}/", timeout=5).text == "debug=False"
+    server.stop()
+    port = _free_port()
+    server = run(*FASTCORE, "run", "debugflag:app", "--port", str(port), "--debug")
+    server.wait_for("Running on")
+    assert _get_until(f"http://127.0.0.1:{port}/", lambda r: r.ok).text == "debug=True"
