@@ -51,6 +51,21 @@ def refusal(error, server_line):
             f"{clock.date_line}{server_line}\r\n").encode("latin-1") + reason
 
 
+def _end_taken_over(sock):
+    """The app that took ``sock`` over has returned: the connection ends with
+    its call, as under Werkzeug, unless the app closed it already (a client
+    that never answers a close frame must not hold it). Shut down first: that
+    sends the FIN even while a thread of the app's still blocks reading the
+    socket, and wakes that thread."""
+    if sock.fileno() == -1:
+        return
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass
+    socket.socket.close(sock)
+
+
 class Exchange:
     """One request on ``conn``, served by ``handler`` (see the module docstring)."""
 
@@ -143,10 +158,11 @@ class Exchange:
                 self._app_failed(environ)
         self._close(app_iter)
         if sock.taken_over:
-            # The app owns the connection now (a WebSocket): nothing more is
-            # sent, read or closed here. Its status is the one it wrote.
+            # The app took the connection over (a WebSocket): nothing more is
+            # sent or read here. Its status is the one it wrote.
             handler.log_request(status_sent(sock.first_sent), "-")
             handler.end_exchange()
+            _end_taken_over(sock)
             return RELEASED
         if sock.app_timeout:
             sock.restore()

@@ -262,6 +262,35 @@ def test_nothing_follows_the_close_frame(live_server, mode, closer):
     assert "Traceback" not in log and "Errno 9" not in log
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_the_connection_ends_when_the_app_returns(live_server, mode):
+    """Flask-Sock sends a close frame and returns: a client that never
+    answers it holds neither the socket nor a thread of the server's."""
+    server = live_server("ws_apps.echo_app", mode)
+    warm, _ = _handshake(server)  # the server's threads and fds for one websocket, ended
+    warm.sendall(_frame(0x8, (1000).to_bytes(2, "big")))
+    recv_until_closed(warm)
+    warm.close()
+    time.sleep(0.3)
+    before = process_stats(server.proc.pid)
+    sock, rest = _handshake(server)
+    with sock:
+        sock.sendall(_frame(0x1, b"bye"))
+        started = time.monotonic()
+        data = rest + recv_until_closed(sock, timeout=10)
+        took = time.monotonic() - started
+    frames, after = _frames(data)
+    assert frames[-1][0] == 0x8 and after == b""
+    assert took < 3, f"the server held the connection {took:.1f} s"
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        now = process_stats(server.proc.pid)
+        if now["fds"] <= before["fds"] and now["threads"] <= before["threads"]:
+            break
+        time.sleep(0.05)
+    assert now["fds"] <= before["fds"] and now["threads"] <= before["threads"], (before, now)
+
+
 def test_an_upgrade_request_the_app_answers_normally_is_ordinary(live_server):
     server = live_server("ws_apps.echo_app", "threaded")
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
