@@ -35,9 +35,11 @@ FIELD_VALUE = OWS + _VCHAR + _OBS_TEXT
 # tools send them unencoded and they cannot change the framing, so every VCHAR
 # is accepted except "#", which starts a fragment: never part of a
 # request-target, but sent by http.client when given one; the parsers drop it.
-# Bytes 0x80-0xFF are accepted for the same reason and kept as latin-1.
 # Control bytes, SP and DEL end or break the request line and are refused.
-TARGET = _VCHAR.replace(b"#", b"") + _OBS_TEXT
+# So are bytes 0x80-0xFF: a request-target is ASCII (RFC 9112 3.2 answers an
+# invalid one with 400), clients percent-encode the rest, and gunicorn,
+# uvicorn, granian, hypercorn and cheroot refuse them too.
+TARGET = _VCHAR.replace(b"#", b"")
 
 # RFC 9110 4.2.3 and RFC 3986 3.2.2
 #   reg-name = *( unreserved / pct-encoded / sub-delims )

@@ -865,7 +865,7 @@ cdef object _parse(const unsigned char* b, Py_ssize_t n, _LimitValues lv):
 
     cdef RequestHead head = RequestHead.__new__(RequestHead)
     head.method = method
-    head.target = _latin1(b, ts, te)
+    head.target = fc_ascii(b + ts, te - ts)  # scanned above: ASCII only
     head.path = path
     head.query = query
     head.version = HTTP_1_1 if http11 else HTTP_1_0

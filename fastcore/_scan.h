@@ -52,7 +52,7 @@ static inline Py_ssize_t fc_skip_value(const unsigned char *b, Py_ssize_t p, Py_
     return p;
 }
 
-/* request-target bytes: 0x21-0x7E except '#', 0x80-0xFF */
+/* request-target bytes: 0x21-0x7E except '#' (ASCII only) */
 static inline Py_ssize_t fc_skip_target(const unsigned char *b, Py_ssize_t p, Py_ssize_t end)
 {
 #if defined(__SSE2__)
@@ -63,7 +63,8 @@ static inline Py_ssize_t fc_skip_target(const unsigned char *b, Py_ssize_t p, Py
         __m128i v = _mm_loadu_si128((const __m128i *)(b + p));
         __m128i bad = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, max_ctl), v),
                                    _mm_or_si128(_mm_cmpeq_epi8(v, hash), _mm_cmpeq_epi8(v, del)));
-        int mask = _mm_movemask_epi8(bad);
+        /* a byte's high bit set: 0x80-0xFF */
+        int mask = _mm_movemask_epi8(bad) | _mm_movemask_epi8(v);
         if (mask)
             return p + __builtin_ctz(mask);
         p += 16;

@@ -13,6 +13,7 @@ import io
 import os
 import socket
 import stat
+import time
 import traceback
 from http import HTTPStatus
 
@@ -37,6 +38,9 @@ _NO_BODY_STATUS = frozenset({204, 304})
 # connection can serve the next request; a larger one closes it.
 DRAIN_LIMIT = 256 * 1024
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+# How long a thread of the app's may go on with a connection it took over
+# once the app has returned (see _end_taken_over).
+TAKEN_OVER_GRACE = 0.1
 _DROPPED = (ConnectionError, socket.timeout)
 
 
@@ -54,9 +58,20 @@ def refusal(error, server_line):
 def _end_taken_over(sock):
     """The app that took ``sock`` over has returned: the connection ends with
     its call, as under Werkzeug, unless the app closed it already (a client
-    that never answers a close frame must not hold it). Shut down first: that
-    sends the FIN even while a thread of the app's still blocks reading the
-    socket, and wakes that thread."""
+    that never answers a close frame must not hold it). The read side is shut
+    down first: that wakes a thread of the app's still blocked reading the
+    socket (simple-websocket's, which then closes it) and lets one still
+    writing (the reply to a client's close frame) finish. What is open after
+    a moment is shut down and closed here."""
+    if sock.fileno() == -1:
+        return
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RD)
+    except OSError:
+        pass
+    give_up = time.monotonic() + TAKEN_OVER_GRACE
+    while sock.fileno() != -1 and time.monotonic() < give_up:
+        time.sleep(0.002)
     if sock.fileno() == -1:
         return
     try:

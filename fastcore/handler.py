@@ -193,7 +193,7 @@ class WSGIRequestHandler(_WerkzeugHandler):
     def log_request(self, code="-", size="-"):
         """Werkzeug's request line, with how long the request took."""
         path = self.path
-        if "%" in path or not path.isascii():
+        if "%" in path:
             path = uri_to_iri(path)
         msg = f"{self.command} {path} {self.request_version}"
         if not msg.isprintable() or "\\" in msg:
