@@ -94,11 +94,16 @@ def _call_factory(module, expression):
     return _call(factory, expression, *args, **kwargs)
 
 
+# Factories by their conventional names (Flask's CLI calls these too).
+FACTORY_NAMES = ("create_app", "make_app")
+
+
 def _takes(obj, count):
     """Whether ``obj`` can be called with ``count`` positional arguments (True
-    when its signature cannot be read)."""
+    when its signature cannot be read). A decorator's own signature counts
+    (Werkzeug's ``Request.application`` takes ``*args``), not the wrapped one."""
     try:
-        inspect.signature(obj).bind(*range(count))
+        inspect.signature(obj, follow_wrapped=False).bind(*range(count))
     except TypeError:
         return False
     except ValueError:
@@ -107,17 +112,20 @@ def _takes(obj, count):
 
 
 def _as_app(obj, spec, factory):
-    """The WSGI app ``obj`` is, or makes: a callable taking no arguments is a
-    factory, called (as Flask's CLI calls ``create_app``); one taking
-    ``(environ, start_response)`` is the app."""
+    """The WSGI app ``obj`` is, or makes. A callable that can take
+    ``(environ, start_response)`` is the app, unless it is named as a
+    factory; one that takes no arguments (and not those two) is a factory,
+    and is called, as Flask's CLI calls ``create_app``."""
     if not callable(obj):
         raise AppError(f"{spec} is not callable (got {type(obj).__name__})")
-    if factory or _takes(obj, 0):
+    is_app = _takes(obj, 2)
+    name = spec.rpartition(":")[2]
+    if factory or (_takes(obj, 0) and (not is_app or name in FACTORY_NAMES)):
         obj = _call(obj, f"{spec}()")
         if not callable(obj) or not _takes(obj, 2):
             raise AppError(f"{spec}() returned {type(obj).__name__}, not a WSGI app")
         return obj
-    if not _takes(obj, 2):
+    if not is_app:
         raise AppError(f"{spec} is neither a WSGI app (environ, start_response) "
                        f"nor a factory that takes no arguments")
     return obj
@@ -140,7 +148,7 @@ def load_app(spec, factory=False):
         if not hasattr(module, attr):
             raise AppError(f"{module.__name__} has no attribute {attr!r}")
         return _as_app(getattr(module, attr), spec, factory)
-    for name in ("app", "application", "create_app", "make_app"):
+    for name in ("app", "application", *FACTORY_NAMES):
         if hasattr(module, name):
             return _as_app(getattr(module, name), f"{module_part}:{name}", factory)
     raise AppError(f"{module.__name__} has no 'app', 'application', 'create_app' or "

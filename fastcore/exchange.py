@@ -65,20 +65,20 @@ def _end_taken_over(sock):
     a moment is shut down and closed here."""
     if sock.fileno() == -1:
         return
-    try:
-        socket.socket.shutdown(sock, socket.SHUT_RD)
-    except OSError:
-        pass
+    _shutdown(sock, socket.SHUT_RD)
     give_up = time.monotonic() + TAKEN_OVER_GRACE
     while sock.fileno() != -1 and time.monotonic() < give_up:
         time.sleep(0.002)
-    if sock.fileno() == -1:
-        return
+    if sock.fileno() != -1:
+        _shutdown(sock, socket.SHUT_RDWR)
+        socket.socket.close(sock)
+
+
+def _shutdown(sock, how):
     try:
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
-    except OSError:
+        socket.socket.shutdown(sock, how)
+    except OSError:  # the client is gone already
         pass
-    socket.socket.close(sock)
 
 
 class Exchange:

@@ -45,7 +45,9 @@ class _BodyInput(io.BufferedIOBase):
 
     def __init__(self, conn):
         self._conn = conn
-        self._pending = b""  # decoded bytes read ahead of a readline()
+        # Body bytes read and not yet returned (bytes, or a memoryview of the
+        # piece they came in: a read that takes part of a piece copies no rest).
+        self._pending = b""
         # Set when the body turned out malformed or too large: what is left of
         # it cannot be skipped, so the connection must close.
         self.failed = False
@@ -54,35 +56,48 @@ class _BodyInput(io.BufferedIOBase):
         return True
 
     def _read_some(self, limit):
-        """Up to ``limit`` body bytes (at least one), or b"" at the end."""
+        """The next body bytes (at least one; ``limit`` bounds what is read
+        from the socket, a decoded piece may be longer), or b"" at the end."""
         raise NotImplementedError
+
+    def _next(self, size):
+        """Up to ``size`` > 0 body bytes, bytes or a memoryview, at least one
+        unless the body has ended: what is pending, else one read."""
+        data = self._pending
+        if data:
+            self._pending = b""
+        else:
+            data = self._read_some(min(size, _PIECE))
+        if len(data) > size:
+            view = memoryview(data)
+            data, self._pending = view[:size], view[size:]
+        return data
+
+    def _unread(self, data):
+        """Put ``data`` back before what is pending."""
+        self._pending = b"".join((data, self._pending)) if self._pending else data
 
     def read1(self, size=-1):
         """Up to ``size`` bytes of what is at hand (at least one unless the
         body has ended), reading the socket at most once."""
         if size is None or size < 0:
             size = _LINE_PIECE
-        pending = self._pending
-        if pending:
-            if len(pending) <= size:
-                self._pending = b""
-                return pending
-            self._pending = pending[size:]
-            return pending[:size]
-        return self._read_some(min(size, _PIECE)) if size else b""
+        return bytes(self._next(size)) if size else b""
 
     def read(self, size=-1):
         """``size`` bytes, fewer only when the body ends first; all the rest
         of the body when ``size`` is negative or None."""
         if size is None or size < 0:
             return self.readall()
-        data = self.read1(size)
+        if not size:
+            return b""
+        data = self._next(size)
         missing = size - len(data)
         if not missing or not data:
-            return data  # the usual case: the bytes were there
+            return bytes(data)  # the usual case: the bytes were there
         parts = [data]
         while missing:
-            data = self._read_some(min(missing, _PIECE))
+            data = self._next(missing)
             if not data:
                 break
             parts.append(data)
@@ -92,7 +107,7 @@ class _BodyInput(io.BufferedIOBase):
     def readall(self):
         parts = []
         while True:
-            data = self.read1(_PIECE)
+            data = self._next(_PIECE)
             if not data:
                 return b"".join(parts)
             parts.append(data)
@@ -115,16 +130,16 @@ class _BodyInput(io.BufferedIOBase):
         parts = []
         total = 0
         while size < 0 or total < size:
-            chunk = self.read1(_LINE_PIECE)
+            chunk = self._next(_LINE_PIECE if size < 0 else min(_LINE_PIECE, size - total))
             if not chunk:
                 break
-            want = len(chunk) if size < 0 else size - total
-            end = chunk.find(b"\n", 0, want)
-            cut = want if end < 0 else end + 1
-            parts.append(chunk[:cut])
-            if cut < len(chunk):
-                self._pending = chunk[cut:]
-            total += cut
+            chunk = bytes(chunk)
+            end = chunk.find(b"\n")
+            if 0 <= end < len(chunk) - 1:
+                self._unread(memoryview(chunk)[end + 1:])
+                chunk = chunk[:end + 1]
+            parts.append(chunk)
+            total += len(chunk)
             if end >= 0:
                 break
         return b"".join(parts)
@@ -201,8 +216,6 @@ class ChunkedInput(_BodyInput):
                 # What followed the body belongs to the next request.
                 self._conn.unread(decoder.unused)
             if data:
-                if len(data) > limit:
-                    data, self._pending = data[:limit], data[limit:]
                 return data
         return b""
 

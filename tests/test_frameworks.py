@@ -1,8 +1,8 @@
 """Every framework gets the whole request body: Django, Flask/Werkzeug, Bottle,
 Falcon, WebOb and a plain WSGI app read uploads their own way (framework_apps)
 from fastcore in threaded, single and gunicorn-worker modes, threaded with the
-pure-Python parser, over TLS for a subset, and Flask-SocketIO's polling
-transport carries 64 KiB events.
+pure-Python parser, and for a subset over TLS and in child processes
+(processes=4); Flask-SocketIO's polling transport carries 64 KiB events.
 
 Each case sends a payload of a given size, in one write, in random small
 writes with pauses, or with the head and body in separate writes; framed by
@@ -218,11 +218,12 @@ def test_the_view_sees_every_byte(servers, mode, framework, route, framing, size
     check_exchange(servers(mode), framework, route, size, segmentation, framing)
 
 
+@pytest.mark.parametrize("mode", ["threaded+tls", "forking"])
 @pytest.mark.parametrize("framework, route, framing, size, segmentation",
                          list(_cases([1, 65537, MiB], SEGMENTATIONS)))
-def test_the_view_sees_every_byte_over_tls(servers, framework, route, framing, size,
-                                           segmentation):
-    check_exchange(servers("threaded+tls"), framework, route, size, segmentation, framing)
+def test_the_view_sees_every_byte_over_tls_and_in_child_processes(
+        servers, mode, framework, route, framing, size, segmentation):
+    check_exchange(servers(mode), framework, route, size, segmentation, framing)
 
 
 # -- Engine.IO's polling transport, as Flask-SocketIO uses it ------------------------------

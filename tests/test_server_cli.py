@@ -522,3 +522,32 @@ def test_run_simple_with_the_debugger_leaves_the_app_alone(run, tmp_path):
     server = run(*FASTCORE, "run", "debugflag:app", "--port", str(port), "--debug")
     server.wait_for("Running on")
     assert _get_until(f"http://127.0.0.1:{port}/", lambda r: r.ok).text == "debug=True"
+
+
+def test_what_load_app_takes_for_an_app_and_for_a_factory(tmp_path, monkeypatch):
+    from fastcore.cli import load_app
+
+    (tmp_path / "kinds.py").write_text(textwrap.dedent("""
+        from werkzeug.wrappers import Request, Response
+
+        @Request.application
+        def decorated(request):  # an app: the decorator takes (*args)
+            return Response("decorated")
+
+        def create_app(config=None, debug=False):  # a factory by its name
+            return decorated
+
+        def plain(environ, start_response):
+            return []
+
+        def make_plain():
+            return plain
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    import kinds
+
+    assert load_app("kinds:decorated") is kinds.decorated
+    assert load_app("kinds:create_app") is kinds.decorated
+    assert load_app("kinds:plain") is kinds.plain
+    assert load_app("kinds:make_plain") is kinds.plain
