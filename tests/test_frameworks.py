@@ -226,6 +226,22 @@ def test_the_view_sees_every_byte_over_tls_and_in_child_processes(
     check_exchange(servers(mode), framework, route, size, segmentation, framing)
 
 
+@pytest.mark.parametrize("framework", ["plain", "django", "falcon", "webob"])
+def test_a_body_in_two_segments_reaches_a_single_read_whole(servers, framework):
+    """The report that started this: 100,000 bytes, the head and 30,000 of
+    them in one segment and the rest 50 ms later; one read(100000) (Django's
+    request.body) returned the first 30,000."""
+    data = payload(100000, "raw")
+    head = (f"POST /{framework}/raw HTTP/1.1\r\nHost: a\r\n"
+            f"Content-Length: {len(data)}\r\n\r\n").encode()
+    with servers("threaded").connect_client() as sock:
+        sock.sendall(head + data[:30000])
+        time.sleep(0.05)
+        sock.sendall(data[30000:])
+        status, answer = read_response(sock)
+    assert status == 200 and json.loads(answer) == expected(data)
+
+
 # -- Engine.IO's polling transport, as Flask-SocketIO uses it ------------------------------
 
 @pytest.mark.parametrize("mode", ["threaded", "gunicorn"])
