@@ -193,8 +193,9 @@ def servers(tmp_path_factory):
         return started[mode]
 
     yield get
-    for server in started.values():
+    for server in started.values():  # all of them, before a failed check ends the loop
         server.stop()
+    for server in started.values():
         log = server.server.log()
         assert "Traceback" not in log, log
 
