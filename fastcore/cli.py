@@ -111,6 +111,13 @@ def _takes(obj, count):
     return True
 
 
+def _made_app(obj, call):
+    """What the factory ``call`` returned, if it is a WSGI app."""
+    if not callable(obj) or not _takes(obj, 2):
+        raise AppError(f"{call} returned {type(obj).__name__}, not a WSGI app")
+    return obj
+
+
 def _as_app(obj, spec, factory):
     """The WSGI app ``obj`` is, or makes. A callable that can take
     ``(environ, start_response)`` is the app, unless it is named as a
@@ -121,10 +128,7 @@ def _as_app(obj, spec, factory):
     is_app = _takes(obj, 2)
     name = spec.rpartition(":")[2]
     if factory or (_takes(obj, 0) and (not is_app or name in FACTORY_NAMES)):
-        obj = _call(obj, f"{spec}()")
-        if not callable(obj) or not _takes(obj, 2):
-            raise AppError(f"{spec}() returned {type(obj).__name__}, not a WSGI app")
-        return obj
+        return _made_app(_call(obj, f"{spec}()"), f"{spec}()")
     if not is_app:
         raise AppError(f"{spec} is neither a WSGI app (environ, start_response) "
                        f"nor a factory that takes no arguments")
@@ -140,10 +144,7 @@ def load_app(spec, factory=False):
     module_part, _, attr = spec.partition(":")
     module = _import(module_part)
     if "(" in attr:
-        app = _call_factory(module, attr)
-        if not callable(app):
-            raise AppError(f"{spec} returned {type(app).__name__}, not a WSGI app")
-        return app
+        return _made_app(_call_factory(module, attr), spec)
     if attr:
         if not hasattr(module, attr):
             raise AppError(f"{module.__name__} has no attribute {attr!r}")
@@ -159,11 +160,10 @@ def _failing_app(error):
     """While the reloader runs: an app that could not be loaded answers every
     request with its error (the debugger shows it with --debug) until the
     next save restarts the server."""
-    cause = error.__cause__ or error
-    where = cause.__traceback__
+    where = error.__traceback__
 
     def app(environ, start_response):
-        raise cause.with_traceback(where)
+        raise error.with_traceback(where)
 
     return app
 
@@ -289,7 +289,7 @@ def main(argv=None):
         cause = e.__cause__ or e
         traceback.print_exception(type(cause), cause, cause.__traceback__)
         sys.stderr.write(f"fastcore: error: {e}\n")
-        app = _failing_app(e)
+        app = _failing_app(cause)
     if args.debug and getattr(app, "debug", None) is False:
         # A Flask app answers its own exceptions with a plain 500 unless it is
         # in debug mode: let them reach the debugger (`flask run --debug` does this).

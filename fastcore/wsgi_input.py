@@ -26,7 +26,8 @@ __all__ = ["ContentLengthInput", "ChunkedInput", "BodyTooLarge"]
 # The most one socket read asks for: a read of 16 MiB is made of reads of
 # this size (asking the socket for all of it would allocate it all each time).
 _PIECE = 1 << 20
-# What a readline or a read of unknown size takes at a time.
+# What a readline or a read1() takes at a time, and what one socket read of a chunked
+# body asks for (its framing makes the decoded size unknown in advance).
 _LINE_PIECE = 65536
 
 
