@@ -91,6 +91,22 @@ def build_environ(head: RequestHead, base: Optional[Mapping[str, Any]] = None) -
     authority.
     """
 
+def response_head(
+    status: str, headers: list[tuple[str, str]]
+) -> tuple[bytes, int, Optional[int], bool, bool]:
+    """Check a WSGI app's status and headers (start_response's arguments) and
+    encode them: ``(head, code, content_length, has_date, has_server)``, where
+    ``head`` is the status line and header lines as latin-1 bytes, each ending
+    in CRLF (the empty line that ends the head is left to the caller).
+
+    The status must be three digits, a space and a reason phrase; each header
+    a (name, value) tuple of str, the name a token and the value a field value
+    (no control character but tab, nothing above "\\xff"). Else TypeError or
+    ValueError, as does a hop-by-hop header (Connection, Transfer-Encoding,
+    ...), which is the server's to set. ``content_length`` is the int of a
+    Content-Length header, or None.
+    """
+
 class ChunkedDecoder:
     """Incremental decoder of a chunked request body (RFC 9112 section 7.1).
 

@@ -41,7 +41,7 @@ from fastcore.errors import (
 from fastcore.limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
-    "COMPILED", "RequestHead", "parse_request", "build_environ", "ChunkedDecoder",
+    "COMPILED", "RequestHead", "parse_request", "build_environ", "response_head", "ChunkedDecoder",
     "Limits", "DEFAULT_LIMITS", "ParseError", "BadRequest", "URITooLong",
     "HeaderFieldsTooLarge", "NotImplementedCoding", "VersionNotSupported",
 ]
@@ -80,6 +80,7 @@ cdef extern from "_scan.h":
     Py_ssize_t fc_skip_target(const unsigned char* b, Py_ssize_t p, Py_ssize_t end) noexcept nogil
     str fc_latin1(const unsigned char* s, Py_ssize_t n)
     uint64_t fc_name_hash(const unsigned char* s, Py_ssize_t n) noexcept nogil
+    const unsigned char* fc_str_latin1(object s, Py_ssize_t* n)
 
 
 cdef void _fill(bytes members, unsigned short flag):
@@ -922,6 +923,102 @@ def build_environ(RequestHead head not None, base=None):
         authority = target.partition("://")[2]
         env["HTTP_HOST"] = authority.partition("/")[0].partition("?")[0]
     return env
+
+
+# ---------------------------------------------------------------------------
+# Response heads: start_response's status and headers, checked and encoded
+# in one pass. They go out as the app wrote them, so a CR, LF or NUL would
+# split or corrupt the response (RFC 9112 section 4, RFC 9110 section 5.5):
+# they are held to the byte classes requests are parsed with.
+
+cdef enum ResponseField:
+    R_OTHER
+    R_CONTENT_LENGTH
+    R_HOP_BY_HOP    # RFC 9110 7.6.1 and PEP 3333: the server's to set
+    R_DATE
+    R_SERVER
+
+
+cdef ResponseField _response_field(const unsigned char* b, Py_ssize_t n) noexcept nogil:
+    if n == 14 and _lower_eq(b, 0, n, "content-length"):
+        return R_CONTENT_LENGTH
+    if n == 4 and _lower_eq(b, 0, n, "date"):
+        return R_DATE
+    if n == 6 and _lower_eq(b, 0, n, "server"):
+        return R_SERVER
+    if (_lower_eq(b, 0, n, "connection") or _lower_eq(b, 0, n, "keep-alive")
+            or _lower_eq(b, 0, n, "transfer-encoding") or _lower_eq(b, 0, n, "te")
+            or _lower_eq(b, 0, n, "trailer") or _lower_eq(b, 0, n, "trailers")
+            or _lower_eq(b, 0, n, "upgrade") or _lower_eq(b, 0, n, "proxy-authenticate")
+            or _lower_eq(b, 0, n, "proxy-authorization")):
+        return R_HOP_BY_HOP
+    return R_OTHER
+
+
+cdef _bad_status(status):
+    raise ValueError(f"invalid status {status!r}: expected three digits, a space and a "
+                     "reason phrase without control characters")
+
+
+def response_head(status, headers):
+    """Check and encode a response head. See ``_parser.pyi``."""
+    cdef Py_ssize_t sn = 0, nn = 0, vn = 0, total
+    cdef const unsigned char* sb
+    cdef const unsigned char* nb
+    cdef const unsigned char* vb
+    cdef ResponseField kind
+    cdef bint has_date = False, has_server = False
+    cdef char* out
+    cdef list items = headers if type(headers) is list else list(headers)
+    length = None
+    if type(status) is not str:
+        _bad_status(status)
+    sb = fc_str_latin1(status, &sn)
+    if (sb == NULL or sn < 4 or not (CLS[sb[0]] & CLS[sb[1]] & CLS[sb[2]] & C_DIGIT)
+            or sb[3] != SP or _run(sb, 4, sn, C_VALUE) != sn):
+        _bad_status(status)
+    total = 9 + sn + 2  # "HTTP/1.1 " status CRLF
+    for item in items:
+        if type(item) is not tuple or len(<tuple>item) != 2:
+            raise TypeError(f"response header {item!r} is not a (name, value) tuple")
+        name, value = <tuple>item
+        if type(name) is not str:
+            raise TypeError(f"response header name {name!r} is not a str")
+        nb = fc_str_latin1(name, &nn)
+        if nb == NULL or nn == 0 or _run(nb, 0, nn, C_TCHAR) != nn:
+            raise ValueError(f"invalid response header name {name!r}: not a token")
+        if type(value) is not str:
+            raise TypeError(f"response header {name!r} has a value that is not a str: {value!r}")
+        vb = fc_str_latin1(value, &vn)
+        if vb == NULL or _run(vb, 0, vn, C_VALUE) != vn:
+            raise ValueError(f"invalid value for response header {name!r}: {value!r} "
+                             "(a control character, or a character beyond latin-1)")
+        kind = _response_field(nb, nn)
+        if kind == R_CONTENT_LENGTH:
+            length = int(value)
+        elif kind == R_HOP_BY_HOP:
+            raise ValueError(f"hop-by-hop header {name!r} is set by the server, not the app")
+        elif kind == R_DATE:
+            has_date = True
+        elif kind == R_SERVER:
+            has_server = True
+        total += nn + 2 + vn + 2  # name ": " value CRLF
+    head = PyBytes_FromStringAndSize(NULL, total)
+    out = PyBytes_AS_STRING(head)
+    memcpy(out, b"HTTP/1.1 ", 9)
+    memcpy(out + 9, sb, sn)
+    memcpy(out + 9 + sn, b"\r\n", 2)
+    out += 11 + sn
+    for item in items:
+        nb = fc_str_latin1((<tuple>item)[0], &nn)
+        vb = fc_str_latin1((<tuple>item)[1], &vn)
+        memcpy(out, nb, nn)
+        memcpy(out + nn, b": ", 2)
+        memcpy(out + nn + 2, vb, vn)
+        memcpy(out + nn + 2 + vn, b"\r\n", 2)
+        out += nn + vn + 4
+    code = (sb[0] - 48) * 100 + (sb[1] - 48) * 10 + (sb[2] - 48)
+    return head, code, length, has_date, has_server
 
 
 # ---------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from fastcore.errors import (
 from fastcore.limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
-    "COMPILED", "RequestHead", "parse_request", "build_environ", "ChunkedDecoder",
+    "COMPILED", "RequestHead", "parse_request", "build_environ", "response_head", "ChunkedDecoder",
     "Limits", "DEFAULT_LIMITS", "ParseError", "BadRequest", "URITooLong",
     "HeaderFieldsTooLarge", "NotImplementedCoding", "VersionNotSupported",
 ]
@@ -505,6 +505,57 @@ def build_environ(head, base=None):
         authority = target.partition("://")[2]
         env["HTTP_HOST"] = authority.partition("/")[0].partition("?")[0]
     return env
+
+
+# ---------------------------------------------------------------------------
+# Response heads: start_response's status and headers, checked and encoded
+
+def _class(members):
+    return "[" + "".join(re.escape(chr(c)) for c in members) + "]"
+
+
+# RFC 9112 4: status-line = HTTP-version SP status-code SP [ reason-phrase ],
+# reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ), the field-value bytes.
+_STATUS = re.compile("[0-9]{3} " + _class(_grammar.FIELD_VALUE) + "*")
+_TOKEN = re.compile(_class(_grammar.TCHAR) + "+")
+_VALUE = re.compile(_class(_grammar.FIELD_VALUE) + "*")
+_HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "te", "trailer",
+                         "trailers", "upgrade", "proxy-authenticate", "proxy-authorization"})
+
+
+def response_head(status, headers):
+    """Check and encode a response head. See ``_parser.pyi``."""
+    items = headers if type(headers) is list else list(headers)
+    length = None
+    has_date = has_server = False
+    if type(status) is not str or not _STATUS.fullmatch(status):
+        raise ValueError(f"invalid status {status!r}: expected three digits, a space and a "
+                         "reason phrase without control characters")
+    lines = [f"HTTP/1.1 {status}\r\n"]
+    for item in items:
+        if type(item) is not tuple or len(item) != 2:
+            raise TypeError(f"response header {item!r} is not a (name, value) tuple")
+        name, value = item
+        if type(name) is not str:
+            raise TypeError(f"response header name {name!r} is not a str")
+        if not _TOKEN.fullmatch(name):
+            raise ValueError(f"invalid response header name {name!r}: not a token")
+        if type(value) is not str:
+            raise TypeError(f"response header {name!r} has a value that is not a str: {value!r}")
+        if not _VALUE.fullmatch(value):
+            raise ValueError(f"invalid value for response header {name!r}: {value!r} "
+                             "(a control character, or a character beyond latin-1)")
+        lowered = name.lower()
+        if lowered == "content-length":
+            length = int(value)
+        elif lowered in _HOP_BY_HOP:
+            raise ValueError(f"hop-by-hop header {name!r} is set by the server, not the app")
+        elif lowered == "date":
+            has_date = True
+        elif lowered == "server":
+            has_server = True
+        lines.append(f"{name}: {value}\r\n")
+    return "".join(lines).encode("latin-1"), int(status[:3]), length, has_date, has_server
 
 
 # ---------------------------------------------------------------------------

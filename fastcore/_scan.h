@@ -122,4 +122,21 @@ static inline uint64_t fc_name_hash(const unsigned char *s, Py_ssize_t n)
     return h ^ (h >> 29);
 }
 
+/* The characters of str s as bytes (latin-1) and their count in *n, or NULL
+ * when s holds a character above 255 (it cannot be sent as latin-1). A str
+ * whose characters are all below 256 is stored one byte per character. */
+static inline const unsigned char *fc_str_latin1(PyObject *s, Py_ssize_t *n)
+{
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(s) < 0) {
+        PyErr_Clear();
+        return NULL;
+    }
+#endif
+    if (PyUnicode_KIND(s) != PyUnicode_1BYTE_KIND)
+        return NULL;
+    *n = PyUnicode_GET_LENGTH(s);
+    return PyUnicode_1BYTE_DATA(s);
+}
+
 #endif

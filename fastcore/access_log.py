@@ -4,7 +4,8 @@ Log lines go through the "werkzeug" logger, so code that configures or
 silences it keeps working. When nobody configured it (the usual case: only
 Werkzeug's own stream handler is attached), an access line is written to that
 handler's stream as-is, in batches, instead of one write and one LogRecord per
-request: a burst of requests costs one write.
+request: a burst of requests costs one write. Whether that is the case is
+looked up once a second (``access_log.direct``), not for every line.
 """
 
 import collections
@@ -14,8 +15,12 @@ import time
 from email.utils import formatdate
 
 from werkzeug._internal import _ColorStreamHandler, _log
+from werkzeug.serving import WSGIRequestHandler, _ansi_style
+from werkzeug.urls import uri_to_iri
 
-__all__ = ["clock", "access_log", "emit"]
+__all__ = ["clock", "access_log", "emit", "request_text"]
+
+_CONTROL_CHARS = WSGIRequestHandler._control_char_table
 
 
 class _Clock:
@@ -34,6 +39,8 @@ class _Clock:
             self._second = second
             self.date_line = f"Date: {formatdate(second, usegmt=True)}\r\n"
             self.log_time = time.strftime("%d/%b/%Y %H:%M:%S", time.localtime(second))
+            # The app may have changed the logging configuration.
+            access_log.direct = _direct_handler()
         return now
 
 
@@ -75,16 +82,24 @@ class _AccessLog:
 
     def __init__(self):
         self.pending = collections.deque()
-        self.handler = None
+        self.handler = None  # where pending lines go
+        # Werkzeug's handler when its lines may be written to it directly (see
+        # _direct_handler), as of this second (the clock's tick); else None.
+        self.direct = None
         self.last_write = 0.0
         self.lock = threading.Lock()
 
     def add(self, handler, text):
+        """A line for ``handler``, a stream handler nothing else writes to."""
         self.handler = handler
-        self.pending.append(text)
-        now = time.monotonic()
-        if now - self.last_write >= self.BATCH_SECONDS or len(self.pending) >= self.BATCH_LINES:
-            self.flush(now)
+        pending = self.pending
+        pending.append(text)
+        count = len(pending)
+        # The first line since the last write may be written at once.
+        if count == 1 and time.monotonic() - self.last_write >= self.BATCH_SECONDS:
+            self.flush()
+        elif count >= self.BATCH_LINES:
+            self.flush()
 
     def due(self, now):
         """Seconds until pending lines should be written (0: now), or None;
@@ -110,6 +125,31 @@ class _AccessLog:
 
 
 access_log = _AccessLog()
+
+
+def request_text(method, target, version, code):
+    """The request as Werkzeug's access line shows it: its target decoded,
+    control characters escaped, coloured by the status ``code``."""
+    if "%" in target or "\\" in target:
+        text = f"{method} {uri_to_iri(target)} {version}".translate(_CONTROL_CHARS)
+    else:  # an ASCII target (the parser's rule) with nothing to decode or escape
+        text = f"{method} {target} {version}"
+    if code == 200:
+        return text
+    code = str(code)
+    if code.startswith("1"):
+        return _ansi_style(text, "bold")
+    if code == "200":
+        return text
+    if code == "304":
+        return _ansi_style(text, "cyan")
+    if code.startswith("3"):
+        return _ansi_style(text, "green")
+    if code == "404":
+        return _ansi_style(text, "yellow")
+    if code.startswith("4"):
+        return _ansi_style(text, "bold", "red")
+    return _ansi_style(text, "bold", "magenta")
 
 
 def emit(type, line, args):

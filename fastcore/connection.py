@@ -64,14 +64,15 @@ class Connection:
     is the only one that touches it; the loop tracks which one that is.
     """
 
-    __slots__ = ("sock", "fd", "handler", "buffer", "away", "maybe_more", "deadlines",
-                 "linger_left")
+    __slots__ = ("sock", "fd", "handler", "context", "buffer", "away", "maybe_more",
+                 "deadlines", "linger_left")
 
-    def __init__(self, sock, handler):
+    def __init__(self, sock, handler, context):
         socket.socket.setblocking(sock, False)
         self.sock = sock
         self.fd = sock.fileno()
         self.handler = handler  # the WSGIRequestHandler serving its requests
+        self.context = context  # its exchange.Context
         self.buffer = b""  # bytes read and not yet consumed
         self.away = False  # a worker has it (the loop must not touch it)
         self.maybe_more = False  # the socket may hold bytes no event announced

@@ -18,7 +18,9 @@ class Deadlines:
         self.due = {}  # Connection -> deadline (time.monotonic)
 
     def start(self, conn):
-        cancel(conn)
+        queue = conn.deadlines
+        if queue is not None:
+            del queue.due[conn]
         self.due[conn] = time.monotonic() + self.seconds
         conn.deadlines = self
 

@@ -16,24 +16,21 @@ import stat
 import time
 import traceback
 from http import HTTPStatus
+from time import time as _time
 
 from werkzeug.exceptions import InternalServerError
 from werkzeug.serving import is_ssl_error
 from werkzeug.wsgi import FileWrapper
 
-from fastcore.access_log import clock
+from fastcore.access_log import access_log, clock, request_text
 from fastcore.connection import CLOSE, KEEP_ALIVE, RELEASED, TakenOver
 from fastcore.errors import ParseError
-from fastcore.response_check import check_header, check_status
+from fastcore.parser import build_environ, response_head
 from fastcore.sockets import status_sent
 from fastcore.wsgi_input import BodyTooLarge, ChunkedInput, ContentLengthInput
 
-__all__ = ["Exchange", "refusal"]
+__all__ = ["Context", "Exchange", "refusal"]
 
-# RFC 9110 7.6.1 and PEP 3333: headers an application must not set.
-HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
-                        "te", "trailer", "trailers", "transfer-encoding", "upgrade"})
-_NO_BODY_STATUS = frozenset({204, 304})
 # An unread request body up to this size is read and dropped so the
 # connection can serve the next request; a larger one closes it.
 DRAIN_LIMIT = 256 * 1024
@@ -81,66 +78,122 @@ def _shutdown(sock, how):
         pass
 
 
-class Exchange:
-    """One request on ``conn``, served by ``handler`` (see the module docstring)."""
+class Context:
+    """What the exchanges of one connection share, read from its handler once:
+    a handler's attributes are slow to read (Werkzeug's handler class defines
+    ``__getattr__``, which keeps CPython from caching how to read any of them).
+    The flags say which of the handler's hooks are overridden: the exchange
+    calls those, and does the work of the others itself."""
 
-    def __init__(self, handler, conn, head):
+    __slots__ = ("handler", "server", "timeout", "speaks_11", "server_line", "base",
+                 "own_environ", "direct_log", "exchange_class")
+
+    def __init__(self, handler, base, *, own_environ, direct_log, exchange_class):
+        server = handler.server
         self.handler = handler
+        self.server = server
+        self.timeout = server.body_timeout
+        self.speaks_11 = handler.protocol_version >= "HTTP/1.1"
+        self.server_line = handler.server_line
+        self.base = base  # the environ keys every request on the connection shares
+        self.own_environ = own_environ  # make_environ is overridden
+        self.direct_log = direct_log  # no hook of the access line is overridden
+        # The Exchange class, when handle_one_request and run_wsgi are not
+        # overridden (the server then makes the exchange itself); else None.
+        self.exchange_class = exchange_class
+
+
+class Exchange:
+    """One request on a connection (see the module docstring)."""
+
+    # The state of a response not yet started; an exchange sets what changes.
+    status = None
+    headers = None
+    code = 500  # the status code, as logged (an app that failed before starting: 500)
+    keep = True  # whether the connection can serve another request
+    body = None  # wsgi.input when the request has a body
+    sent = 0  # body bytes sent
+    _framing = None  # once the head is sent: "length", "chunked", "close" or "none"
+    _lines = None  # the status line and headers, encoded (response_head)
+    _length = None  # the Content-Length the app declared
+    _sent = 0  # body bytes counted against a declared Content-Length
+    _has_date = _has_server = False
+
+    def __init__(self, context, conn, head):
+        self.context = context
+        self.handler = context.handler
         self.conn = conn
         self.head = head
-        self.timeout = handler.server.body_timeout
-        self.keep = True  # whether the connection can serve another request
-        self.status = None
-        self.headers = None
-        self.headers_sent = False
-        self.body = None  # wsgi.input
         self._continue = head.expect_continue  # 100 Continue not yet sent
-        self._length = None  # the Content-Length the app declared
-        self._framing = None  # "length", "chunked", "close" or "none"
-        self._sent = 0  # body bytes counted against a declared Content-Length
-        self.sent = 0  # body bytes sent
-        self._has_date = self._has_server = False
+        # Read before they are set: an instance's own attributes are the
+        # quickest to read.
+        self.status = None
+        self.body = None
+        self.keep = True
+        self._framing = None
+
+    @property
+    def headers_sent(self):
+        return self._framing is not None
 
     # -- the request body ---------------------------------------------------------
 
-    def make_body(self, limits, max_content_length, no_body):
+    def make_body(self, limits, max_content_length):
+        """wsgi.input for a request with a body."""
         head = self.head
         if head.chunked:
             return ChunkedInput(self, limits, max_content_length)
-        if head.content_length:
-            return ContentLengthInput(self, head.content_length)
-        return no_body
+        return ContentLengthInput(self, head.content_length)
 
     def read_body_bytes(self, limit):
         """For wsgi.input: sends 100 Continue before the first read that needs
         the client to send the body."""
-        if self._continue and not self.conn.buffer:
+        conn = self.conn
+        if self._continue and not conn.buffer:
             self._continue = False
-            if not self.headers_sent:
-                self.conn.send_all(CONTINUE, self.timeout)
-        return self.conn.read_body(limit, self.timeout)
+            if self._framing is None:
+                conn.send_all(CONTINUE, self.context.timeout)
+        return conn.read_body(limit, self.context.timeout)
 
     def unread(self, data):
         self.conn.unread(data)
+
+    def make_environ(self):
+        """The environ of this request: the connection's keys, the request's,
+        and wsgi.input (what WSGIRequestHandler.make_environ returns)."""
+        head = self.head
+        environ = build_environ(head, self.context.base)  # its wsgi.input: NO_BODY
+        body = self.body
+        if body is not None:
+            environ["wsgi.input"] = body
+            if head.chunked:
+                environ["wsgi.input_terminated"] = True
+        return environ
 
     # -- running it -------------------------------------------------------------------
 
     def run(self):
         """Serve the request; the connection's fate."""
-        handler, head = self.handler, self.head
-        server = handler.server
-        limit = server.max_content_length
-        if limit is not None and (head.content_length or 0) > limit:
-            # Refused before the app runs, and before 100 Continue invites the body.
-            return handler.refuse(self.conn, BodyTooLarge(
-                f"request body of {head.content_length} bytes is larger than the limit of "
-                f"{limit} bytes"))
+        context, head, conn = self.context, self.head, self.conn
+        handler, server = context.handler, context.server
+        handler._exchange = self
+        self.started = clock.tick()
+        if head.content_length or head.chunked:
+            limit = server.max_content_length
+            if limit is not None and (head.content_length or 0) > limit:
+                # Refused before the app runs, and before 100 Continue invites the body.
+                handler._exchange = None
+                return handler.refuse(conn, BodyTooLarge(
+                    f"request body of {head.content_length} bytes is larger than the limit of "
+                    f"{limit} bytes"))
+            self.body = self.make_body(server.limits, limit)
         try:
-            environ = handler.start_exchange(self)
+            environ = handler.make_environ() if context.own_environ else self.make_environ()
         except ParseError as e:  # make_environ found the request invalid
-            handler.end_exchange()
-            return handler.refuse(self.conn, e)
-        sock = self.conn.sock
+            handler._exchange = None
+            return handler.refuse(conn, e)
+        handler.environ = environ
+        sock = conn.sock
         app_iter = None
         try:
             app_iter = server.app(environ, self.start_response)
@@ -154,10 +207,10 @@ class Exchange:
         except ParseError as e:
             # The body was malformed or over the limit, and the app let that
             # escape: the client's fault, answered like a bad head.
-            if not self.headers_sent and not sock.taken_over:
+            if self._framing is None and not sock.taken_over:
                 self._close(app_iter)
-                handler.end_exchange()
-                return handler.refuse(self.conn, e)
+                handler._exchange = handler.environ = None
+                return handler.refuse(conn, e)
             self.keep = False
             handler.log("info", "request body refused after the response started: %s", e.reason)
         except Exception as e:
@@ -167,42 +220,50 @@ class Exchange:
             elif server.passthrough_errors:
                 self.keep = False
                 self._close(app_iter)
-                handler.end_exchange()
+                handler._exchange = handler.environ = None
                 raise
             else:
                 self._app_failed(environ)
-        self._close(app_iter)
+        if type(app_iter) is not list:
+            self._close(app_iter)
         if sock.taken_over:
             # The app took the connection over (a WebSocket): nothing more is
             # sent or read here. Its status is the one it wrote.
             handler.log_request(status_sent(sock.first_sent), "-")
-            handler.end_exchange()
+            handler._exchange = handler.environ = None
             _end_taken_over(sock)
             return RELEASED
         if sock.app_timeout:
             sock.restore()
-        if self.keep:
+        if self.keep and self.body is not None and not self.body.finished:
             self._finish_body()
-        handler.log_request(self.status_code, "-")
-        handler.end_exchange()
+        direct = access_log.direct
+        if context.direct_log and direct is not None:
+            # The line WSGIRequestHandler.log_request would write through its
+            # hooks, none of them overridden (see access_log), stamped with
+            # the second the request started.
+            code = self.code
+            access_log.add(direct, f"{environ['REMOTE_ADDR']} - - [{clock.log_time}] "
+                           f'"{request_text(head.method, head.target, head.version, code)}" '
+                           f"{code} - {(_time() - self.started) * 1000:.1f}ms")
+        else:
+            handler.log_request(self.code, "-")
+        handler._exchange = handler.environ = None
         return KEEP_ALIVE if self.keep else CLOSE
 
-    @property
-    def status_code(self):
-        return int(self.status[:3]) if self.status else 500
-
     def _close(self, app_iter):
-        if app_iter is not None and hasattr(app_iter, "close"):
+        close = getattr(app_iter, "close", None)
+        if close is not None:
             try:
-                app_iter.close()
+                close()
             except Exception:
-                self.handler.server.log("error", "Error closing the response:\n%s",
+                self.context.server.log("error", "Error closing the response:\n%s",
                                         traceback.format_exc())
                 self.keep = False
 
     def _app_failed(self, environ):
-        self.handler.server.log("error", "Error on request:\n%s", traceback.format_exc())
-        if self.headers_sent or self.conn.sock.taken_over:
+        self.context.server.log("error", "Error on request:\n%s", traceback.format_exc())
+        if self._framing is not None or self.conn.sock.taken_over:
             # The client must see a truncated response, not a complete one.
             self.keep = False
             return
@@ -210,17 +271,15 @@ class Exchange:
         self.status = "500 INTERNAL SERVER ERROR"
         self.headers = [("Content-Type", "text/html; charset=utf-8"),
                         ("Content-Length", str(len(body)))]
-        self._length = len(body)
-        self._has_date = self._has_server = False
+        (self._lines, self.code, self._length, self._has_date,
+         self._has_server) = response_head(self.status, self.headers)
         self._send_head(body)
 
     def _finish_body(self):
         """Drop what the app left unread of the body, or close if it is too much."""
         body = self.body
-        if body is None or body.failed:  # a make_environ override made its own wsgi.input
+        if body.failed:
             self.keep = False
-            return
-        if body.finished:
             return
         if isinstance(body, ContentLengthInput) and body.remaining > DRAIN_LIMIT:
             self.keep = False
@@ -242,37 +301,22 @@ class Exchange:
         """PEP 3333 start_response."""
         if exc_info:
             try:
-                if self.headers_sent:
+                if self._framing is not None:
                     raise exc_info[1].with_traceback(exc_info[2])
             finally:
                 exc_info = None
         elif self.status is not None:
             raise AssertionError("start_response() called again without exc_info")
-        check_status(status)
-        length = None
-        self._has_date = self._has_server = False
-        for item in headers:
-            if type(item) is not tuple or len(item) != 2:
-                raise TypeError(f"response header {item!r} is not a (name, value) tuple")
-            name, value = item
-            check_header(name, value)
-            lowered = name.lower()
-            if lowered == "content-length":
-                length = int(value)
-            elif lowered in HOP_BY_HOP:
-                raise ValueError(f"hop-by-hop header {name!r} is set by the server, not the app")
-            elif lowered == "date":
-                self._has_date = True
-            elif lowered == "server":
-                self._has_server = True
+        # Checked here (an app's error surfaces in its own call), sent later.
+        (self._lines, self.code, self._length, self._has_date,
+         self._has_server) = response_head(status, headers)
         self.status = status
         self.headers = headers
-        self._length = length
         return self.write
 
     def write(self, data):
         """The write() callable start_response returns, and every body chunk."""
-        if not self.headers_sent:
+        if self._framing is None:
             if self.status is None:
                 raise AssertionError("write() before start_response()")
             self._send_head(data)
@@ -283,15 +327,21 @@ class Exchange:
         if type(app_iter) is list or type(app_iter) is tuple:
             if self.status is None:
                 raise AssertionError("the application returned without calling start_response()")
-            if self._length is None and not self.headers_sent:
-                # A body given whole: its length is known, so say it.
+            if self._framing is None:
+                # A body given whole goes out with the head in one send; its
+                # length is known, so it is said if the app did not say it.
                 body = b"".join(app_iter)
-                self._length = len(body)
-                self._send_head(body, add_length=True)
+                if self._length is None:
+                    self._length = len(body)
+                    self._send_head(body, add_length=True)
+                    return
+                self._send_head(body)
+                if self._sent < self._length and self._framing == "length":
+                    self.keep = False  # less than it declared (see _end_body)
                 return
             for chunk in app_iter:
                 if chunk:
-                    self.write(chunk)
+                    self._send_data(chunk)
         elif isinstance(app_iter, FileWrapper) and self._can_sendfile(app_iter):
             self._sendfile(app_iter)
         else:
@@ -300,7 +350,7 @@ class Exchange:
                     raise TypeError(f"the application yielded {type(chunk).__name__}, not bytes")
                 if chunk:
                     self.write(chunk)
-        if not self.headers_sent:
+        if self._framing is None:
             if self.status is None:
                 raise AssertionError("the application returned without calling start_response()")
             self._send_head(b"", add_length=self._length is None)
@@ -308,49 +358,45 @@ class Exchange:
 
     def _send_head(self, first, add_length=False):
         """Send the status line, headers and the first body bytes in one send."""
-        head, handler = self.head, self.handler
-        code = int(self.status[:3])
-        no_body = head.method == "HEAD" or code < 200 or code in _NO_BODY_STATUS
-        http11 = head.version == "HTTP/1.1" and handler.protocol_version >= "HTTP/1.1"
-        extra = ""
-        if no_body:
+        head, context = self.head, self.context
+        code = self.code
+        length = self._length
+        if code < 200 or code == 204 or code == 304 or head.method == "HEAD":
             framing = "none"
-            if add_length and head.method == "HEAD":
-                extra = f"Content-Length: {len(first)}\r\n"
-        elif self._length is not None:
+            extra = (f"Content-Length: {len(first)}\r\n"
+                     if add_length and head.method == "HEAD" else "")
+        elif length is not None:
             framing = "length"
-            if add_length:
-                extra = f"Content-Length: {self._length}\r\n"
-        elif http11:
+            extra = f"Content-Length: {length}\r\n" if add_length else ""
+        elif head.version == "HTTP/1.1" and context.speaks_11:
             framing = "chunked"
             extra = "Transfer-Encoding: chunked\r\n"
         else:
             framing = "close"
-        keep = (head.keep_alive and framing != "close" and handler.protocol_version >= "HTTP/1.1"
-                and not (self.body is not None and self.body.failed) and not handler.server.stopping)
-        if not keep:
+            extra = ""
+        if (head.keep_alive and framing != "close" and context.speaks_11
+                and not context.server.stopping and (self.body is None or not self.body.failed)):
+            if head.version == "HTTP/1.0":
+                extra += "Connection: keep-alive\r\n"
+        else:
             self.keep = False
             extra += "Connection: close\r\n"
-        elif head.version == "HTTP/1.0":
-            extra += "Connection: keep-alive\r\n"
         if not self._has_date:
             extra += clock.date_line
         if not self._has_server:
-            extra += handler.server_line
-        out = (f"HTTP/1.1 {self.status}\r\n"
-               + "".join([f"{name}: {value}\r\n" for name, value in self.headers])
-               + extra + "\r\n").encode("latin-1")
+            extra += context.server_line
+        out = self._lines + (extra + "\r\n").encode("latin-1")
         self._framing = framing
-        self.headers_sent = True
-        if not first or no_body:
-            self.conn.send_all(out, self.timeout)
+        if not first or framing == "none":
+            self.conn.send_all(out, context.timeout)
         elif framing == "chunked":
-            self.conn.send_all(b"%s%x\r\n%s\r\n" % (out, len(first), first), self.timeout)
+            self.conn.send_all(b"%s%x\r\n%s\r\n" % (out, len(first), first), context.timeout)
             self.sent = len(first)
         else:
-            self._sent = len(first)
-            first = self._bounded(first)
-            self.conn.send_all(out + first, self.timeout)
+            self._sent = sent = len(first)
+            if framing == "length" and sent > length:
+                first = self._bounded(first)
+            self.conn.send_all(out + first, context.timeout)
             self.sent = len(first)
 
     def _bounded(self, data):
@@ -366,16 +412,16 @@ class Exchange:
         if framing == "none":
             return
         if framing == "chunked":
-            self.conn.send_all(b"%x\r\n%s\r\n" % (len(data), data), self.timeout)
+            self.conn.send_all(b"%x\r\n%s\r\n" % (len(data), data), self.context.timeout)
         else:
             self._sent += len(data)
             data = self._bounded(data)
-            self.conn.send_all(data, self.timeout)
+            self.conn.send_all(data, self.context.timeout)
         self.sent += len(data)
 
     def _end_body(self):
         if self._framing == "chunked":
-            self.conn.send_all(b"0\r\n\r\n", self.timeout)
+            self.conn.send_all(b"0\r\n\r\n", self.context.timeout)
         elif self._framing == "length" and self._sent < self._length:
             # The app sent less than it declared; the client must not wait for
             # the rest on a connection that goes on.
@@ -383,7 +429,7 @@ class Exchange:
 
     def _can_sendfile(self, wrapper):
         """os.sendfile needs a regular file and a plain (not TLS) socket."""
-        if not self.conn.can_sendfile or self.headers_sent or self.status is None:
+        if not self.conn.can_sendfile or self._framing is not None or self.status is None:
             return False
         try:
             return stat.S_ISREG(os.fstat(wrapper.file.fileno()).st_mode)
@@ -401,5 +447,5 @@ class Exchange:
             self._send_head(b"")
         if self._framing != "none":
             count = min(size, self._length)
-            self.conn.sendfile(filelike, offset, count, self.timeout)
+            self.conn.sendfile(filelike, offset, count, self.context.timeout)
             self._sent = self.sent = count

@@ -208,7 +208,7 @@ class GunicornHandler(WSGIRequestHandler):
         """gunicorn's access log line and post_request."""
         if self._access is not None:
             self._access.write(code, self._exchange, self.environ,
-                               clock.tick() - self._started, self._url_scheme)
+                               clock.tick() - self._exchange.started, self._url_scheme)
         post_request = self._post_request
         if post_request is not None:
             exchange = self._exchange

@@ -21,17 +21,16 @@ from http.client import HTTPMessage
 
 from werkzeug.serving import WSGIRequestHandler as _WerkzeugHandler
 from werkzeug.serving import _ansi_style
-from werkzeug.urls import uri_to_iri
 from werkzeug.wsgi import FileWrapper
 
 from fastcore import __version__
-from fastcore.access_log import clock, emit
+from fastcore.access_log import clock, emit, request_text
 from fastcore.connection import CLOSE, KEEP_ALIVE, LINGER
 from fastcore.errors import ParseError
-from fastcore.exchange import Exchange, refusal
-from fastcore.parser import build_environ, parse_request
+from fastcore.exchange import Context, Exchange, refusal
+from fastcore.parser import parse_request
 from fastcore.sockets import is_unix
-from fastcore.wsgi_input import ContentLengthInput
+from fastcore.wsgi_input import NO_BODY
 
 __all__ = ["WSGIRequestHandler"]
 
@@ -46,6 +45,9 @@ class WSGIRequestHandler(_WerkzeugHandler):
     protocol_version = "HTTP/1.1"
     server_line = f"Server: {SERVER_VERSION}\r\n"
     exchange_class = Exchange
+    environ = None  # the current request's
+    _exchange = None  # the current request's Exchange
+    _refused = None  # the reason of the last refusal
 
     def __init__(self, request, client_address, server):
         # Werkzeug's (socketserver's) constructor would serve the connection
@@ -55,6 +57,10 @@ class WSGIRequestHandler(_WerkzeugHandler):
         self.server = server
         self.setup()
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._hooks = _overridden(cls)
+
     @property
     def server_version(self):
         return SERVER_VERSION
@@ -62,10 +68,31 @@ class WSGIRequestHandler(_WerkzeugHandler):
     def setup(self):
         if not _NODELAY_INHERITED and self.server.address_family != socket.AF_UNIX:
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.environ = None
-        self._exchange = None
-        self._base = None  # the environ keys every request on this connection shares
-        self._no_body = None  # one empty wsgi.input for the requests without a body
+        hooks = self._hooks
+        self.context = Context(
+            self, self._connection_environ(), own_environ="make_environ" in hooks,
+            direct_log=not hooks & _ACCESS_LINE_HOOKS,
+            exchange_class=None if hooks & _STEP_HOOKS else self.exchange_class)
+
+    # Werkzeug's names for the current request, for hooks that read them.
+    @property
+    def command(self):
+        return None if self._exchange is None else self._exchange.head.method
+
+    @property
+    def path(self):
+        return None if self._exchange is None else self._exchange.head.target
+
+    @property
+    def request_version(self):
+        return None if self._exchange is None else self._exchange.head.version
+
+    @property
+    def requestline(self):
+        if self._exchange is None:
+            return self._refused or ""
+        head = self._exchange.head
+        return f"{head.method} {head.target} {head.version}"
 
     # -- serving -------------------------------------------------------------------
 
@@ -90,35 +117,13 @@ class WSGIRequestHandler(_WerkzeugHandler):
 
     def run_wsgi(self, conn, head):
         """Run the app for one request and send its response; the fate."""
-        return self.exchange_class(self, conn, head).run()
-
-    def start_exchange(self, exchange):
-        """The environ of the exchange starting now (called by it)."""
-        head = exchange.head
-        self._exchange = exchange
-        self.command = head.method
-        self.path = head.target
-        self.request_version = head.version
-        self.requestline = f"{head.method} {head.target} {head.version}"
-        self._started = clock.tick()
-        if self._no_body is None or self._no_body.closed:
-            self._no_body = ContentLengthInput(None, 0)  # never reads: nothing to read from
-        server = self.server
-        exchange.body = exchange.make_body(server.limits, server.max_content_length,
-                                           self._no_body)
-        self.environ = environ = self.make_environ()
-        return environ
-
-    def end_exchange(self):
-        self.environ = None
-        self._exchange = None
+        return self.exchange_class(self.context, conn, head).run()
 
     def refuse(self, conn, error, timeout=None):
         """Answer bytes that are not a valid request: its status, the reason
         as one line, and close (after lingering, when the send went out)."""
         clock.tick()
-        self.requestline = error.reason
-        self.command = None
+        self._refused = error.reason
         self.log_refusal(error)
         try:
             conn.send_all(refusal(error, self.server_line),
@@ -140,14 +145,7 @@ class WSGIRequestHandler(_WerkzeugHandler):
 
     def make_environ(self):
         """The WSGI environ of the current request (Werkzeug's hook)."""
-        exchange = self._exchange
-        if self._base is None:
-            self._base = self._connection_environ()
-        environ = build_environ(exchange.head, self._base)
-        if exchange.head.chunked:
-            environ["wsgi.input_terminated"] = True
-        environ["wsgi.input"] = exchange.body
-        return environ
+        return self._exchange.make_environ()
 
     def _connection_environ(self):
         server = self.server
@@ -166,6 +164,7 @@ class WSGIRequestHandler(_WerkzeugHandler):
             "wsgi.multiprocess": server.multiprocess,
             "wsgi.run_once": False,
             "wsgi.file_wrapper": FileWrapper,
+            "wsgi.input": NO_BODY,  # a request with a body gets its own
             "werkzeug.socket": self.connection,
             "SERVER_SOFTWARE": self.server_version,
             "REMOTE_ADDR": remote_addr,
@@ -192,33 +191,39 @@ class WSGIRequestHandler(_WerkzeugHandler):
 
     def log_request(self, code="-", size="-"):
         """Werkzeug's request line, with how long the request took."""
-        path = self.path
-        if "%" in path:
-            path = uri_to_iri(path)
-        msg = f"{self.command} {path} {self.request_version}"
-        if not msg.isprintable() or "\\" in msg:
-            msg = msg.translate(self._control_char_table)  # escape control characters
-        code = str(code)
-        if code == "200":
-            pass
-        elif code.startswith("1"):
-            msg = _ansi_style(msg, "bold")
-        elif code == "304":
-            msg = _ansi_style(msg, "cyan")
-        elif code.startswith("3"):
-            msg = _ansi_style(msg, "green")
-        elif code == "404":
-            msg = _ansi_style(msg, "yellow")
-        elif code.startswith("4"):
-            msg = _ansi_style(msg, "bold", "red")
-        else:
-            msg = _ansi_style(msg, "bold", "magenta")
-        elapsed = (clock.tick() - self._started) * 1000
-        self.log("info", '"%s" %s %s %.1fms', msg, code, size, elapsed)
+        exchange = self._exchange
+        if exchange is None:
+            self.log("info", '"%s" %s %s', self.requestline, code, size)
+            return
+        head = exchange.head
+        elapsed = (clock.tick() - exchange.started) * 1000
+        self.log("info", '"%s" %s %s %.1fms', request_text(head.method, head.target, head.version,
+                                                           code), code, size, elapsed)
 
     def log_date_time_string(self):
         clock.tick()
         return clock.log_time
 
     def log(self, type, message, *args):
-        emit(type, f"{self.address_string()} - - [{self.log_date_time_string()}] {message}", args)
+        address = self.address_string()
+        if args:  # an IPv6 address with a zone ("fe80::1%eth0") is not a format
+            address = address.replace("%", "%%")
+        emit(type, f"{address} - - [{self.log_date_time_string()}] {message}", args)
+
+
+# The hooks that make the access line: an Exchange writes it directly when
+# none is overridden.
+_ACCESS_LINE_HOOKS = frozenset({"log_request", "log", "address_string", "log_date_time_string"})
+# The steps from the loop to an Exchange: the server makes the Exchange
+# directly when neither is overridden.
+_STEP_HOOKS = frozenset({"handle_one_request", "run_wsgi"})
+_HOOKS = ("make_environ", *_ACCESS_LINE_HOOKS, *_STEP_HOOKS)
+
+
+def _overridden(cls):
+    """The names of _HOOKS that ``cls`` overrides."""
+    return frozenset(name for name in _HOOKS
+                     if getattr(cls, name) is not getattr(WSGIRequestHandler, name))
+
+
+WSGIRequestHandler._hooks = frozenset()

@@ -43,16 +43,15 @@ class _Monitor:
     def __init__(self, loop, after):
         self._loop = loop
         self._after = after
-        self._alive = False  # a monitor thread is watching (or about to)
+        self.alive = False  # a monitor thread is watching (or about to)
         self._lock = threading.Lock()  # taken only to start or end that thread
 
     def poke(self):
-        """A request started on the loop: make sure a thread watches it."""
-        if self._alive:
-            return
+        """A request started on the loop and no thread watches (``alive``
+        is False): start one."""
         with self._lock:
-            if not self._alive:
-                self._alive = True
+            if not self.alive:
+                self.alive = True
                 threading.Thread(target=self._watch, daemon=True, name="fastcore-monitor").start()
 
     def _watch(self):
@@ -76,9 +75,9 @@ class _Monitor:
                 quiet_since = now
             elif now - quiet_since >= self.QUIET and loop.running is None:
                 with self._lock:
-                    # The loop bumps `started` before it looks at `_alive`.
+                    # The loop bumps `started` before it looks at `alive`.
                     if loop.started == seen:
-                        self._alive = False
+                        self.alive = False
                         return
 
 
@@ -167,14 +166,16 @@ class ThreadedLoop(Loop):
             self._poller.pause(conn.fd)
             self._waiting.append((conn, head))
             return
+        monitor = self._monitor
         while True:
             claim = [conn]
             self.running = claim
             self.started += 1
-            self._monitor.poke()
+            if not monitor.alive:
+                monitor.poke()
             fate = CLOSE
             try:
-                fate = self._serve(conn, head, rest=False)
+                fate = self._serve(conn, head, False)
             finally:
                 try:
                     claim.pop()

@@ -320,7 +320,8 @@ class Loop:
             if conn.maybe_more:
                 self._ready.append(conn)
             return
-        cancel(conn)
+        # Its deadline stays until the request is settled, which starts the
+        # next: expiry passes over a connection whose request runs (away).
         self._run(conn, head)
 
     def _run(self, conn, head):
@@ -365,11 +366,13 @@ class Loop:
 
     def _expire(self, now):
         for conn in self._head.expired(now):
-            conn.handler.head_timed_out()
-            self._close(conn)
+            if not conn.away:
+                conn.handler.head_timed_out()
+                self._close(conn)
         for queue in (self._idle, self._linger, self._closing):
             for conn in queue.expired(now):
-                self._close(conn)
+                if not conn.away:
+                    self._close(conn)
 
     def _wind_down(self):
         """On stop: accept no more connections, serve the requests already

@@ -28,7 +28,7 @@ from werkzeug.serving import BaseWSGIServer as _WerkzeugServer
 from werkzeug.serving import ForkingMixIn, _ansi_style, generate_adhoc_ssl_context, load_ssl_context
 
 from fastcore.access_log import access_log, emit
-from fastcore.connection import CLOSE, Connection, TLSConnection
+from fastcore.connection import CLOSE, KEEP_ALIVE, Connection, TLSConnection
 from fastcore.handler import WSGIRequestHandler
 from fastcore.handoff import ThreadedLoop
 from fastcore.limits import DEFAULT_LIMITS, Limits
@@ -251,7 +251,10 @@ class BaseWSGIServer(_WerkzeugServer):
 
     def _connection(self, kind, sock, client_address):
         sock.on_takeover = self._taken_over
-        return kind(sock, self.RequestHandlerClass(sock, client_address, self))
+        # Read on every request: an instance's own attributes are the quickest to read.
+        sock.taken_over = sock.app_timeout = False
+        handler = self.RequestHandlerClass(sock, client_address, self)
+        return kind(sock, handler, handler.context)
 
     def _taken_over(self, sock):
         """An app took a connection over (in the thread running it)."""
@@ -283,9 +286,17 @@ class BaseWSGIServer(_WerkzeugServer):
         buffered behind it; the connection's fate."""
         handler = conn.handler
         try:
-            if rest:
-                return handler.handle(conn, head)
-            return handler.handle_one_request(conn, head)
+            exchange_class = conn.context.exchange_class
+            if exchange_class is None or head is None:
+                # The handler's steps are overridden (take them), or the
+                # requests to serve are the ones buffered.
+                return handler.handle(conn, head) if rest else handler.handle_one_request(conn, head)
+            # What handle_one_request would do.
+            conn.buffer = conn.buffer[head.size:]
+            fate = exchange_class(conn.context, conn, head).run()
+            if rest and fate is KEEP_ALIVE and conn.buffer:
+                fate = handler.handle(conn)
+            return fate
         except Exception:
             if self.passthrough_errors and not self.multithread:
                 raise  # out of serve_forever; threaded, Werkzeug logs it and goes on

@@ -186,6 +186,20 @@ class ContentLengthInput(_BodyInput):
         return self.remaining <= 0 and not self._pending
 
 
+class _NoBody(ContentLengthInput):
+    """wsgi.input of a request without a body: empty, and never closed (an
+    app may close it), so one serves every such request, on every thread."""
+
+    def __init__(self):
+        super().__init__(None, 0)
+
+    def close(self):
+        pass
+
+
+NO_BODY = _NoBody()
+
+
 class ChunkedInput(_BodyInput):
     """A chunked body, decoded by the parser's ChunkedDecoder; at most
     ``max_length`` decoded bytes when that is not None."""

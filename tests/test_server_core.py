@@ -133,6 +133,26 @@ def test_busy_workers_leave_new_connections_accepted_and_waiting(live_server):
         assert body == b"done"
 
 
+def test_requests_pipelined_behind_a_slow_one_are_served_when_the_loop_moves_off(live_server):
+    """The loop moves off a thread whose request runs long while another
+    connection needs it; that thread then serves the requests buffered
+    behind the slow one itself, in order, and gives the connection back."""
+    server = live_server("slow", "threaded")
+    slow = Client(server)
+    slow.sock.sendall(get("/?0.3") + get("/?0") + get("/?0"))
+    time.sleep(0.05)
+    other = Client(server)
+    head, body, seconds = other.request(get("/?0"))
+    assert body == b"done" and seconds < 0.2, "the loop moved off the slow request"
+    for _ in range(3):
+        head, body, _ = slow.request(b"")  # the pipelined responses, in order
+        assert head.startswith(b"HTTP/1.1 200 ") and body == b"done"
+    head, body, _ = slow.request(get("/?0"))  # back on the loop, kept alive
+    assert head.startswith(b"HTTP/1.1 200 ") and body == b"done"
+    other.close()
+    slow.close()
+
+
 def test_after_a_slow_request_the_extra_threads_end(live_server):
     server = live_server("slow", "threaded", worker_idle=0.3)
     pid = server.proc.pid
