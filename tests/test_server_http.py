@@ -3,6 +3,7 @@
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -577,6 +578,28 @@ def test_handler_subclass_hooks(live_server, mode):
     assert json.loads(body)["CUSTOM_KEY"] == "from make_environ"
     assert headers["Connection"] == "close", "protocol_version HTTP/1.0 means no keep-alive"
     assert "custom-address - - [" in server.wait_log("custom log /hooked 200")
+
+
+def test_access_lines_written_directly_read_as_the_hooks_write_them(live_server):
+    """With no logging hook overridden, an Exchange writes the access line
+    itself; a handler that overrides log() (changing nothing) gets its lines
+    through the hooks. The two must read the same, but for the time taken."""
+    targets = ["/plain", "/caf%C3%A9%0A?404", "/back\\slash?304", "/?500", "/?101", "/?302"]
+    lines = []
+    for handler in (None, "PassThroughLogHandler"):
+        server = live_server("status", "threaded", **({"handler": handler} if handler else {}))
+        sock = server.connect()
+        for target in targets:
+            sock.sendall(f"GET {target} HTTP/1.1\r\nHost: a\r\n\r\n".encode())
+        sock.sendall(b"GET /last HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        recv_until_closed(sock)
+        log = server.wait_log("/last")
+        lines.append([re.sub(r"\[[^]]*\]|[0-9.]+ms$", "", line) for line in log.splitlines()
+                      if " HTTP/1.1" in line and " - - [" in line])
+    assert len(lines[0]) == len(targets) + 1
+    assert lines[0] == lines[1]
+    assert "GET /caf\xe9%0A?404 HTTP/1.1" in lines[0][1], "decoded as Werkzeug decodes for its log"
+    assert "GET /back\\\\slash?304 HTTP/1.1" in lines[0][2], "a backslash escaped"
 
 
 @pytest.mark.parametrize("mode", MODES)
