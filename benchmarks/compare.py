@@ -101,6 +101,8 @@ SERVERS = {  # name -> (module that must import, pip name, how to start it)
                 ["-m", "granian", "--interface", "wsgi", "--workers", "1", "--host", "127.0.0.1",
                  "--port", "{port}", "load_apps:{app}"]),
     "bjoern": ("bjoern", "bjoern", _PY + "import bjoern\nbjoern.run(app, '127.0.0.1', {port})"),
+    # A measuring stick, not a server (floor.py): hello world, keep-alive only.
+    "floor": ("fastcore", "fastcore-wsgi", _PY + "import floor\nfloor.serve({port}, app)"),
 }
 APPS = ("hello", "flask_hello", "big", "upload")
 LOADS = {"keepalive_c1": (1, True), "keepalive_c10": (10, True), "keepalive_c50": (50, True),
@@ -410,6 +412,8 @@ def server_matrix(args):
             if app == "flask_hello" and not installed("flask"):
                 continue
             for load in (loads if app == "hello" else ("keepalive_c10",)):
+                if server == "floor" and (app != "hello" or not LOADS[load][1]):
+                    continue  # it serves nothing else
                 matrix.append((server, app, load))
     return matrix
 

@@ -36,7 +36,7 @@ import compare
 # The servers whose work is Python (granian's and bjoern's is not, and
 # callgrind would count them on other terms).
 SERVERS = ("fastcore_threaded", "fastcore_single", "fastcore_gunicorn", "werkzeug_threaded",
-           "werkzeug_single", "waitress", "gunicorn_sync", "gunicorn_gthread")
+           "werkzeug_single", "waitress", "gunicorn_sync", "gunicorn_gthread", "floor")
 NO_SPIN = "import fastcore.loop; fastcore.loop.SPIN_SECONDS = 0\n"
 STARTUP_SECONDS = 300  # Python and its imports, under valgrind
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import time
 
 import pytest
@@ -131,6 +132,31 @@ def test_repeats_go_round_every_server(monkeypatch):
     assert first["cpu_us"] == 2 / (1000.0 * args.duration) * 1e6 == 2 * first["user_us"]
     assert by_server["fastcore_single"]["error"] == "RuntimeError: fastcore_single exited with 1"
     assert by_server["fastcore_single"]["runs"] == []
+
+
+@pytest.mark.skipif(not hasattr(__import__("select"), "epoll"), reason="floor.py uses epoll")
+def test_the_floor_probe_serves_keep_alive_requests():
+    port = compare.free_port()
+    proc = compare.start_server("floor", "hello", port)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            request = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+            sock.sendall(request * 2)
+            data = b""
+            while data.count(b"Hello, World!") < 2:
+                data += sock.recv(65536)
+        assert data.startswith(b"HTTP/1.1 200 OK\r\n") and b"Content-Length: 13\r\n" in data
+    finally:
+        compare.stop_process(proc)
+
+
+def test_the_floor_probe_gets_only_the_loads_it_can_serve():
+    args = compare.parse_args(["--only", "server", "--servers", "floor,fastcore_threaded"])
+    matrix = compare.server_matrix(args)
+    floor = [(app, load) for server, app, load in matrix if server == "floor"]
+    assert floor == [("hello", "keepalive_c1"), ("hello", "keepalive_c10"),
+                     ("hello", "keepalive_c50")]
+    assert ("fastcore_threaded", "hello", "close_c10") in matrix
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="needs Linux's /proc")
