@@ -107,6 +107,18 @@ def response_head(
     Content-Length header, or None.
     """
 
+def access_line(
+    address: str, when: str, head: RequestHead, code: int, seconds: float
+) -> Optional[str]:
+    """The line Werkzeug's request handler logs for ``head``, answered with
+    status ``code`` after ``seconds``, with the time taken (in ms to one
+    decimal, rounded from whole microseconds) at its end:
+    ``'127.0.0.1 - - [WHEN] "GET / HTTP/1.1" 200 - 0.1ms'``. None when the
+    request does not show as sent: a status other than 200 (Werkzeug colours
+    those) or a target holding "%" or "\\" (decoded, or escaped). ``when`` is
+    the timestamp as the log shows it.
+    """
+
 class ChunkedDecoder:
     """Incremental decoder of a chunked request body (RFC 9112 section 7.1).
 

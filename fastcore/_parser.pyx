@@ -41,7 +41,8 @@ from fastcore.errors import (
 from fastcore.limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
-    "COMPILED", "RequestHead", "parse_request", "build_environ", "response_head", "ChunkedDecoder",
+    "COMPILED", "RequestHead", "parse_request", "build_environ", "response_head", "access_line",
+    "ChunkedDecoder",
     "Limits", "DEFAULT_LIMITS", "ParseError", "BadRequest", "URITooLong",
     "HeaderFieldsTooLarge", "NotImplementedCoding", "VersionNotSupported",
 ]
@@ -1019,6 +1020,21 @@ def response_head(status, headers):
         out += nn + vn + 4
     code = (sb[0] - 48) * 100 + (sb[1] - 48) * 10 + (sb[2] - 48)
     return head, code, length, has_date, has_server
+
+
+def access_line(address, str when, RequestHead head not None, long code, double seconds):
+    """A request's access line, or None. See ``_parser.pyi``."""
+    cdef Py_ssize_t n = 0
+    cdef const unsigned char* target
+    cdef long long tenths
+    if code != 200:
+        return None
+    target = fc_str_latin1(head.target, &n)
+    if target == NULL or memchr(target, 37, n) != NULL or memchr(target, 92, n) != NULL:  # % \\
+        return None
+    tenths = 0 if seconds <= 0 else (<long long>(seconds * 1e6 + 0.5) + 50) // 100
+    return (f'{address} - - [{when}] "{head.method} {head.target} {head.version}" 200 - '
+            f"{tenths // 10}.{tenths % 10}ms")
 
 
 # ---------------------------------------------------------------------------

@@ -25,7 +25,8 @@ from fastcore.errors import (
 from fastcore.limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
-    "COMPILED", "RequestHead", "parse_request", "build_environ", "response_head", "ChunkedDecoder",
+    "COMPILED", "RequestHead", "parse_request", "build_environ", "response_head", "access_line",
+    "ChunkedDecoder",
     "Limits", "DEFAULT_LIMITS", "ParseError", "BadRequest", "URITooLong",
     "HeaderFieldsTooLarge", "NotImplementedCoding", "VersionNotSupported",
 ]
@@ -556,6 +557,18 @@ def response_head(status, headers):
             has_server = True
         lines.append(f"{name}: {value}\r\n")
     return "".join(lines).encode("latin-1"), int(status[:3]), length, has_date, has_server
+
+
+def access_line(address, when, head, code, seconds):
+    """A request's access line, or None. See ``_parser.pyi``."""
+    if type(head) is not RequestHead:
+        raise TypeError(f"head must be a RequestHead, not {type(head).__name__}")
+    target = head.target
+    if code != 200 or "%" in target or "\\" in target:
+        return None
+    tenths = 0 if seconds <= 0 else (int(seconds * 1e6 + 0.5) + 50) // 100
+    return (f'{address} - - [{when}] "{head.method} {target} {head.version}" 200 - '
+            f"{tenths // 10}.{tenths % 10}ms")
 
 
 # ---------------------------------------------------------------------------

@@ -8,7 +8,6 @@ request: a burst of requests costs one write. Whether that is the case is
 looked up once a second (``access_log.direct``), not for every line.
 """
 
-import collections
 import logging
 import threading
 import time
@@ -27,7 +26,7 @@ class _Clock:
     """Date header and log timestamps, formatted once per second."""
 
     def __init__(self):
-        self._second = None
+        self.second = None  # the second the strings are for
         self.date_line = ""
         self.log_time = ""
 
@@ -35,8 +34,8 @@ class _Clock:
         """Now (time.time()), with the formatted strings brought up to date."""
         now = time.time()
         second = int(now)
-        if second != self._second:
-            self._second = second
+        if second != self.second:
+            self.second = second
             self.date_line = f"Date: {formatdate(second, usegmt=True)}\r\n"
             self.log_time = time.strftime("%d/%b/%Y %H:%M:%S", time.localtime(second))
             # The app may have changed the logging configuration.
@@ -74,14 +73,16 @@ class _AccessLog:
     ``BATCH_SECONDS``; under load lines wait, and the server loop writes them
     (``due()`` tells it when). Anything else logged first flushes what is
     pending, so lines never come out of order. Threads append without a lock
-    (a deque append is atomic); the lock is taken once per batch.
+    (see ``pending``); the lock is taken once per batch.
     """
 
     BATCH_SECONDS = 0.05
     BATCH_LINES = 256
 
     def __init__(self):
-        self.pending = collections.deque()
+        # Appended to by any thread (a list append is atomic); the writer takes
+        # what is there with one slice and one del, each atomic too.
+        self.pending = []
         self.handler = None  # where pending lines go
         # Werkzeug's handler when its lines may be written to it directly (see
         # _direct_handler), as of this second (the clock's tick); else None.
@@ -113,7 +114,9 @@ class _AccessLog:
             pending = self.pending
             if not pending:
                 return
-            lines = [pending.popleft() for _ in range(len(pending))]
+            count = len(pending)
+            lines = pending[:count]
+            del pending[:count]
             self.last_write = time.monotonic() if now is None else now
             handler = self.handler
             handler.acquire()

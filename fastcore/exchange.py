@@ -25,7 +25,7 @@ from werkzeug.wsgi import FileWrapper
 from fastcore.access_log import access_log, clock, request_text
 from fastcore.connection import CLOSE, KEEP_ALIVE, RELEASED, TakenOver
 from fastcore.errors import ParseError
-from fastcore.parser import build_environ, response_head
+from fastcore.parser import access_line, build_environ, response_head
 from fastcore.sockets import status_sent
 from fastcore.wsgi_input import BodyTooLarge, ChunkedInput, ContentLengthInput
 
@@ -121,7 +121,6 @@ class Exchange:
 
     def __init__(self, context, conn, head):
         self.context = context
-        self.handler = context.handler
         self.conn = conn
         self.head = head
         self._continue = head.expect_continue  # 100 Continue not yet sent
@@ -177,7 +176,9 @@ class Exchange:
         context, head, conn = self.context, self.head, self.conn
         handler, server = context.handler, context.server
         handler._exchange = self
-        self.started = clock.tick()
+        self.started = now = _time()
+        if int(now) != clock.second:
+            clock.tick()  # the Date header's second and the log's
         if head.content_length or head.chunked:
             limit = server.max_content_length
             if limit is not None and (head.content_length or 0) > limit:
@@ -243,9 +244,13 @@ class Exchange:
             # hooks, none of them overridden (see access_log), stamped with
             # the second the request started.
             code = self.code
-            access_log.add(direct, f"{environ['REMOTE_ADDR']} - - [{clock.log_time}] "
-                           f'"{request_text(head.method, head.target, head.version, code)}" '
-                           f"{code} - {(_time() - self.started) * 1000:.1f}ms")
+            seconds = _time() - self.started
+            line = access_line(environ["REMOTE_ADDR"], clock.log_time, head, code, seconds)
+            if line is None:  # coloured, or its target decoded
+                line = (f"{environ['REMOTE_ADDR']} - - [{clock.log_time}] "
+                        f'"{request_text(head.method, head.target, head.version, code)}" '
+                        f"{code} - {seconds * 1000:.1f}ms")
+            access_log.add(direct, line)
         else:
             handler.log_request(self.code, "-")
         handler._exchange = handler.environ = None

@@ -148,32 +148,22 @@ class WSGIRequestHandler(_WerkzeugHandler):
         return self._exchange.make_environ()
 
     def _connection_environ(self):
+        """The environ keys every request on this connection shares."""
+        connection = self.connection
+        unix = is_unix(connection)
         server = self.server
-        if is_unix(self.connection):
-            remote_addr, remote_port = "<local>", "0"
-            # PEP 3333: SERVER_PORT is never empty; a socket file has no port.
-            server_name, server_port = server.host, "0"
-        else:
-            remote_addr, remote_port = self.client_address[0], str(self.client_address[1])
-            server_name, server_port = server.server_address[0], str(server.server_address[1])
-        base = {
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": "http" if server.ssl_context is None else "https",
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": server.multithread,
-            "wsgi.multiprocess": server.multiprocess,
-            "wsgi.run_once": False,
-            "wsgi.file_wrapper": FileWrapper,
-            "wsgi.input": NO_BODY,  # a request with a body gets its own
-            "werkzeug.socket": self.connection,
-            "SERVER_SOFTWARE": self.server_version,
-            "REMOTE_ADDR": remote_addr,
-            "REMOTE_PORT": remote_port,
-            "SERVER_NAME": server_name,
-            "SERVER_PORT": server_port,
-        }
-        if isinstance(self.connection, ssl.SSLSocket):
-            cert = self.connection.getpeercert(binary_form=True)
+        template = server.environ_templates.get(unix)
+        if template is None:
+            template = server.environ_templates[unix] = _environ_template(server, unix,
+                                                                          self.server_version)
+        base = template.copy()
+        base["wsgi.errors"] = sys.stderr
+        base["werkzeug.socket"] = connection
+        if not unix:
+            address = self.client_address
+            base["REMOTE_ADDR"], base["REMOTE_PORT"] = address[0], str(address[1])
+        if isinstance(connection, ssl.SSLSocket):
+            cert = connection.getpeercert(binary_form=True)
             if cert is not None:
                 base["SSL_CLIENT_CERT"] = ssl.DER_cert_to_PEM_cert(cert)
         return base
@@ -209,6 +199,31 @@ class WSGIRequestHandler(_WerkzeugHandler):
         if args:  # an IPv6 address with a zone ("fe80::1%eth0") is not a format
             address = address.replace("%", "%%")
         emit(type, f"{address} - - [{self.log_date_time_string()}] {message}", args)
+
+
+def _environ_template(server, unix, software):
+    """What the base environs of ``server``'s connections start from."""
+    if unix:
+        # PEP 3333: SERVER_PORT is never empty; a socket file has no port.
+        server_name, server_port = server.host, "0"
+    else:
+        server_name, server_port = server.server_address[0], str(server.server_address[1])
+    return {
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http" if server.ssl_context is None else "https",
+        "wsgi.errors": None,  # each connection's: sys.stderr when it opened
+        "wsgi.multithread": server.multithread,
+        "wsgi.multiprocess": server.multiprocess,
+        "wsgi.run_once": False,
+        "wsgi.file_wrapper": FileWrapper,
+        "wsgi.input": NO_BODY,  # a request with a body gets its own
+        "werkzeug.socket": None,  # each connection's
+        "SERVER_SOFTWARE": software,
+        "REMOTE_ADDR": "<local>",  # a TCP connection's: its peer's
+        "REMOTE_PORT": "0",
+        "SERVER_NAME": server_name,
+        "SERVER_PORT": server_port,
+    }
 
 
 # The hooks that make the access line: an Exchange writes it directly when

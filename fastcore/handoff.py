@@ -29,7 +29,6 @@ import time
 from fastcore.connection import CLOSE, KEEP_ALIVE
 from fastcore.errors import ParseError
 from fastcore.loop import Loop, MovedOff
-from fastcore.parser import parse_request
 
 __all__ = ["ThreadedLoop"]
 
@@ -185,7 +184,7 @@ class ThreadedLoop(Loop):
             if fate is not KEEP_ALIVE or not conn.buffer:
                 break
             try:
-                head = parse_request(conn.buffer, limits=self._limits)
+                head = self._parse(conn.buffer)
             except ParseError as e:
                 fate = conn.handler.refuse(conn, e, timeout=0)
                 break

@@ -17,6 +17,7 @@ close) live in three queues (see ``deadlines``).
 """
 
 import collections
+import functools
 import socket
 import threading
 import time
@@ -25,7 +26,7 @@ from fastcore.access_log import access_log
 from fastcore.connection import CLOSE, KEEP_ALIVE, LINGER, LINGER_SECONDS, RELEASED
 from fastcore.deadlines import Deadlines, cancel
 from fastcore.errors import ParseError
-from fastcore.parser import parse_request
+from fastcore.parser import DEFAULT_LIMITS, parse_request
 from fastcore.poller import Poller
 
 __all__ = ["Loop", "MovedOff"]
@@ -57,14 +58,17 @@ class Loop:
     :param on_listener: called with a listening socket that has connections
         to accept (the server accepts them and ``add``s or ``adopt``s them).
     :param on_stop: called once the listening sockets have closed, on stop.
-    :param service_actions: called once per turn.
+    :param service_actions: called once per turn (None: nothing to call).
     :param max_connections: the most connections open at once (None: no
         limit); at it, the loop stops watching the listening sockets.
     """
 
     def __init__(self, *, limits, head_timeout, keep_alive_timeout, serve, on_listener,
                  on_stop, service_actions, max_connections=None):
-        self._limits = limits
+        # parse_request with the server's limits (a keyword argument costs a
+        # call more than none).
+        self._parse = (parse_request if limits is DEFAULT_LIMITS
+                       else functools.partial(parse_request, limits=limits))
         self._serve = serve
         self._on_listener = on_listener
         self._on_stop = on_stop
@@ -190,7 +194,7 @@ class Loop:
                 if not home and self._leave():
                     return False
                 if not events:
-                    if self._ended():
+                    if (self._stopping or self._until_empty) and self._ended():
                         return True
                     self._poll()
                 while events:
@@ -213,7 +217,8 @@ class Loop:
                     conn = ready.popleft()
                     if conns.get(conn.fd) is conn and not conn.away:
                         self._readable(conn)
-                self._start_waiting()
+                if self._waiting:
+                    self._start_waiting()
                 self._after_turn()
         except MovedOff:
             return False
@@ -242,8 +247,11 @@ class Loop:
         """Whether to leave this thread, which is not the loop's home."""
         return False
 
+    # Requests that wait for a free worker (threaded mode: see handoff).
+    _waiting = ()
+
     def _start_waiting(self):
-        """Start requests that waited for a free worker (threaded mode)."""
+        """Start requests that waited for a free worker."""
 
     def _has_work(self):
         """Whether the loop has work without polling for events."""
@@ -253,9 +261,10 @@ class Loop:
         now = time.monotonic()
         earliest = None
         for queue in self._queues:
-            first = queue.first()
-            if first is not None and (earliest is None or first < earliest):
-                earliest = first
+            if queue.due:
+                first = queue.first()
+                if earliest is None or first < earliest:
+                    earliest = first
         self._earliest = earliest
         timeout = 0 if self._has_work() else self._poll_interval
         if earliest is not None:
@@ -279,10 +288,10 @@ class Loop:
         now = time.monotonic()
         if self._earliest is not None and now >= self._earliest:
             self._expire(now)
-        due = access_log.due(now)
-        if due is not None and due <= 0:
+        if access_log.pending and access_log.due(now) <= 0:
             access_log.flush()
-        self._service_actions()
+        if self._service_actions is not None:
+            self._service_actions()
 
     def close(self):
         """Close every connection the loop holds, and the loop (after run)."""
@@ -308,7 +317,7 @@ class Loop:
         if hangup:
             conn.maybe_more = True  # the EOF behind these bytes
         try:
-            head = parse_request(conn.buffer, limits=self._limits)
+            head = self._parse(conn.buffer)
         except ParseError as e:
             cancel(conn)
             # Sent only if it fits now: the loop never waits on one client.

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import socket
+import socketserver
 import ssl
 import threading
 import traceback
@@ -106,6 +107,8 @@ class BaseWSGIServer(_WerkzeugServer):
         self._stopped = threading.Event()
         self._stopped.set()
         self.extra_sockets = []
+        # Unix socket or not -> what its connections' base environs start from.
+        self.environ_templates = {}
         # listener -> (family, type, proto) of its connections: socket.socket
         # builds enums for family and type on every read (1 µs a connection).
         self._accepted_kinds = {}
@@ -190,12 +193,19 @@ class BaseWSGIServer(_WerkzeugServer):
             return None
         return WorkerPool(self.max_workers, self.worker_idle, self._pool_fault)
 
+    def _service_actions(self):
+        """service_actions, for the loop to call once per turn; None when it
+        is socketserver's, which does nothing."""
+        if type(self).service_actions is socketserver.BaseServer.service_actions:
+            return None
+        return self.service_actions
+
     def _make_loop(self, threaded):
         options = dict(limits=self.limits, head_timeout=self.head_timeout,
                        keep_alive_timeout=self.keep_alive_timeout, serve=self._serve,
                        max_connections=self.max_connections,
                        on_listener=self._handle_request_noblock, on_stop=self._closed_listeners,
-                       service_actions=self.service_actions)
+                       service_actions=self._service_actions())
         if threaded:
             return ThreadedLoop(pool=self._pool, after=self.handoff_after,
                                 max_workers=self.max_workers, **options)

@@ -95,3 +95,28 @@ def test_both_twins_agree(status, headers):
         except (TypeError, ValueError) as e:
             results.append((type(e), str(e)))
     assert results[0] == results[1]
+
+
+# access_line: the access line of a request that shows as sent.
+
+def _head(impl, raw=b"GET /a?b=1 HTTP/1.1\r\nHost: a\r\n\r\n"):
+    return impl.parse_request(raw)
+
+
+@pytest.mark.parametrize("seconds, shown", [(0.0, "0.0"), (0.0000494, "0.0"), (0.00005, "0.1"),
+                                            (0.0012345, "1.2"), (0.00125, "1.3"),
+                                            (2.5, "2500.0"), (-1.0, "0.0")])
+def test_access_line(impl, seconds, shown):
+    line = impl.access_line("127.0.0.1", "05/Dec/2026 00:00:00", _head(impl), 200, seconds)
+    assert line == f'127.0.0.1 - - [05/Dec/2026 00:00:00] "GET /a?b=1 HTTP/1.1" 200 - {shown}ms'
+
+
+@pytest.mark.parametrize("target, code", [(b"/a%20b", 200), (b"/a\\b", 200), (b"/", 404),
+                                          (b"/", 304), (b"/", 500)])
+def test_access_line_leaves_what_werkzeug_decodes_or_colours(impl, target, code):
+    head = _head(impl, b"GET " + target + b" HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert impl.access_line("::1", "now", head, code, 0.001) is None
+
+
+def test_access_line_takes_any_address(impl):
+    assert impl.access_line(None, "t", _head(impl), 200, 0.0).startswith("None - - [t] ")
