@@ -73,6 +73,8 @@ cdef unsigned short CLS[256]
 
 cdef extern from "Python.h":
     PyObject* PyDict_SetDefault(object d, object key, object default) except NULL
+    object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
+    bint PyUnicode_IS_ASCII(object o)
 
 cdef extern from "_scan.h":
     Py_ssize_t fc_skip_value(const unsigned char* b, Py_ssize_t p, Py_ssize_t end, Py_ssize_t n,
@@ -956,6 +958,14 @@ cdef ResponseField _response_field(const unsigned char* b, Py_ssize_t n) noexcep
     return R_OTHER
 
 
+cdef inline long long _digits(const unsigned char* b, Py_ssize_t n) noexcept nogil:
+    cdef long long value = 0
+    cdef Py_ssize_t i
+    for i in range(n):
+        value = value * 10 + (b[i] - 48)
+    return value
+
+
 cdef _bad_status(status):
     raise ValueError(f"invalid status {status!r}: expected three digits, a space and a "
                      "reason phrase without control characters")
@@ -996,7 +1006,7 @@ def response_head(status, headers):
                              "(a control character, or a character beyond latin-1)")
         kind = _response_field(nb, nn)
         if kind == R_CONTENT_LENGTH:
-            length = int(value)
+            length = _digits(vb, vn) if 0 < vn <= 18 and _run(vb, 0, vn, C_DIGIT) == vn else int(value)
         elif kind == R_HOP_BY_HOP:
             raise ValueError(f"hop-by-hop header {name!r} is set by the server, not the app")
         elif kind == R_DATE:
@@ -1022,19 +1032,65 @@ def response_head(status, headers):
     return head, code, length, has_date, has_server
 
 
+cdef inline char* _put(char* out, const unsigned char* s, Py_ssize_t n) noexcept nogil:
+    memcpy(out, s, n)
+    return out + n
+
+
 def access_line(address, str when, RequestHead head not None, long code, double seconds):
     """A request's access line, or None. See ``_parser.pyi``."""
-    cdef Py_ssize_t n = 0
-    cdef const unsigned char* target
+    cdef Py_ssize_t an = 0, wn = 0, mn = 0, tn = 0, vn = 0, dn = 0
+    cdef const unsigned char* a
+    cdef const unsigned char* w
+    cdef const unsigned char* m
+    cdef const unsigned char* t
+    cdef const unsigned char* v
+    cdef char digits[32]
+    cdef char* out
     cdef long long tenths
     if code != 200:
         return None
-    target = fc_str_latin1(head.target, &n)
-    if target == NULL or memchr(target, 37, n) != NULL or memchr(target, 92, n) != NULL:  # % \\
+    t = fc_str_latin1(head.target, &tn)
+    if t == NULL or memchr(t, 37, tn) != NULL or memchr(t, 92, tn) != NULL:  # % \\
         return None
     tenths = 0 if seconds <= 0 else (<long long>(seconds * 1e6 + 0.5) + 50) // 100
-    return (f'{address} - - [{when}] "{head.method} {head.target} {head.version}" 200 - '
-            f"{tenths // 10}.{tenths % 10}ms")
+    if type(address) is not str:
+        address = format(address)
+    a = fc_str_latin1(address, &an)
+    w = fc_str_latin1(when, &wn)
+    if a == NULL or w == NULL:  # a character beyond latin-1: the general way
+        return (f'{address} - - [{when}] "{head.method} {head.target} {head.version}" 200 - '
+                f"{tenths // 10}.{tenths % 10}ms")
+    m = fc_str_latin1(head.method, &mn)
+    v = fc_str_latin1(head.version, &vn)
+    # "<whole>.<tenth>ms", written backwards from the end of digits.
+    digits[31] = 115  # s
+    digits[30] = 109  # m
+    digits[29] = <char>(48 + tenths % 10)
+    digits[28] = 46  # .
+    dn = 4
+    tenths //= 10
+    while True:
+        dn += 1
+        digits[32 - dn] = <char>(48 + tenths % 10)
+        tenths //= 10
+        if not tenths:
+            break
+    line = PyUnicode_New(an + 6 + wn + 3 + mn + 1 + tn + 1 + vn + 8 + dn,
+                         127 if PyUnicode_IS_ASCII(address) and PyUnicode_IS_ASCII(when) else 255)
+    out = <char*>PyUnicode_DATA(line)
+    out = _put(out, a, an)
+    out = _put(out, <const unsigned char*>b" - - [", 6)
+    out = _put(out, w, wn)
+    out = _put(out, <const unsigned char*>b'] "', 3)
+    out = _put(out, m, mn)
+    out[0] = 32  # SP
+    out = _put(out + 1, t, tn)
+    out[0] = 32
+    out = _put(out + 1, v, vn)
+    out = _put(out, <const unsigned char*>b'" 200 - ', 8)
+    _put(out, <const unsigned char*>digits + 32 - dn, dn)
+    return line
 
 
 # ---------------------------------------------------------------------------

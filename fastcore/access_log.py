@@ -26,7 +26,9 @@ class _Clock:
     """Date header and log timestamps, formatted once per second."""
 
     def __init__(self):
-        self.second = None  # the second the strings are for
+        # The second the strings are for, and the next (time.time()).
+        self.second = -1
+        self.next_second = 0
         self.date_line = ""
         self.log_time = ""
 
@@ -36,6 +38,7 @@ class _Clock:
         second = int(now)
         if second != self.second:
             self.second = second
+            self.next_second = second + 1
             self.date_line = f"Date: {formatdate(second, usegmt=True)}\r\n"
             self.log_time = time.strftime("%d/%b/%Y %H:%M:%S", time.localtime(second))
             # The app may have changed the logging configuration.

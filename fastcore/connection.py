@@ -19,6 +19,7 @@ The socket is a ``sockets.ServerSocket`` (or ``TLSServerSocket``), whose
 public methods note an app's use; the connection calls the base class's.
 """
 
+import functools
 import os
 import select
 import socket
@@ -39,8 +40,8 @@ READ_SIZE = 65536
 # Lingering close: drop what arrives for this long, or this much, at most.
 LINGER_SECONDS = 2.0
 LINGER_BYTES = 4 * 1024 * 1024
-_sock_recv = socket.socket.recv
-_sock_send = socket.socket.send
+# What a non-blocking read or send raises when it cannot go on now.
+_WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 
 if hasattr(select, "poll"):
     def _ready(fd, write, timeout):
@@ -65,11 +66,18 @@ class Connection:
     """
 
     __slots__ = ("sock", "fd", "handler", "context", "buffer", "away", "maybe_more",
-                 "deadlines", "linger_left")
+                 "deadlines", "linger_left", "_read", "_write")
+    # The socket's own recv and send: the server's calls must not be the
+    # ones sockets.ServerSocket counts as an app's.
+    read_function = socket.socket.recv
+    write_function = socket.socket.send
 
     def __init__(self, sock, handler, context):
         socket.socket.setblocking(sock, False)
         self.sock = sock
+        # Bound once: a call costs less than a method of this class's would.
+        self._read = functools.partial(type(self).read_function, sock)
+        self._write = functools.partial(type(self).write_function, sock)
         self.fd = sock.fileno()
         self.handler = handler  # the WSGIRequestHandler serving its requests
         self.context = context  # its exchange.Context
@@ -84,19 +92,23 @@ class Connection:
     def _recv(self, size):
         """Bytes, b"" at EOF, or None when nothing is there yet."""
         try:
-            return _sock_recv(self.sock, size)
-        except (BlockingIOError, InterruptedError):
+            return self._read(size)
+        except _WOULD_BLOCK:
             return None
+        except ssl.SSLEOFError:  # a TLS peer gone without closing the TLS stream
+            return b""
 
     def receive(self):
         """Read what arrived, without waiting, onto the buffer: the byte count,
         0 at EOF (or a reset), None when nothing was there."""
         try:
-            data = self._recv(READ_SIZE)
+            data = self._read(READ_SIZE)
+        except _WOULD_BLOCK:
+            return None
         except OSError:
             return 0
-        if data is None:
-            return None
+        if not data:
+            return 0
         self.maybe_more = len(data) == READ_SIZE
         if self.buffer:
             self.buffer += data
@@ -134,8 +146,8 @@ class Connection:
     def _send(self, data):
         """Bytes sent, or None when the socket cannot take any now."""
         try:
-            return _sock_send(self.sock, data)
-        except (BlockingIOError, InterruptedError):
+            return self._write(data)
+        except _WOULD_BLOCK:
             return None
 
     def send_all(self, data, timeout):
@@ -143,7 +155,10 @@ class Connection:
         client does not take any of it."""
         if self.sock.taken_over:
             raise TakenOver
-        sent = self._send(data)
+        try:
+            sent = self._write(data)
+        except _WOULD_BLOCK:
+            sent = None
         if sent == len(data):
             return
         view = memoryview(data)
@@ -217,14 +232,8 @@ class TLSConnection(Connection):
 
     __slots__ = ()
     can_sendfile = False
-
-    def _recv(self, size):
-        try:
-            return ssl.SSLSocket.recv(self.sock, size)
-        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
-            return None
-        except ssl.SSLEOFError:
-            return b""
+    read_function = ssl.SSLSocket.recv
+    write_function = ssl.SSLSocket.send
 
     def receive(self):
         got = super().receive()
@@ -234,12 +243,6 @@ class TLSConnection(Connection):
                 break
             got += more
         return got
-
-    def _send(self, data):
-        try:
-            return ssl.SSLSocket.send(self.sock, data)
-        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
-            return None
 
     def start_linger(self):
         return False

@@ -24,12 +24,6 @@ class Deadlines:
         self.due[conn] = time.monotonic() + self.seconds
         conn.deadlines = self
 
-    def first(self):
-        """The earliest deadline, or None."""
-        for deadline in self.due.values():
-            return deadline
-        return None
-
     def expired(self, now):
         """Take out and return the connections whose deadline has passed."""
         gone = []

@@ -85,22 +85,26 @@ class Context:
     The flags say which of the handler's hooks are overridden: the exchange
     calls those, and does the work of the others itself."""
 
-    __slots__ = ("handler", "server", "timeout", "speaks_11", "server_line", "base",
+    __slots__ = ("handler", "base", "server", "timeout", "speaks_11", "server_line",
                  "own_environ", "direct_log", "exchange_class")
 
-    def __init__(self, handler, base, *, own_environ, direct_log, exchange_class):
-        server = handler.server
+    def __init__(self, handler, base, shared):
         self.handler = handler
-        self.server = server
-        self.timeout = server.body_timeout
-        self.speaks_11 = handler.protocol_version >= "HTTP/1.1"
-        self.server_line = handler.server_line
         self.base = base  # the environ keys every request on the connection shares
-        self.own_environ = own_environ  # make_environ is overridden
-        self.direct_log = direct_log  # no hook of the access line is overridden
-        # The Exchange class, when handle_one_request and run_wsgi are not
-        # overridden (the server then makes the exchange itself); else None.
-        self.exchange_class = exchange_class
+        (self.server, self.timeout, self.speaks_11, self.server_line, self.own_environ,
+         self.direct_log, self.exchange_class) = shared
+
+    @staticmethod
+    def shared(handler, own_environ, direct_log, exchange_class):
+        """What the contexts of all the connections of ``handler``'s server
+        and class share (made once, read by Context()): ``own_environ`` when
+        make_environ is overridden, ``direct_log`` when no hook of the access
+        line is, and ``exchange_class`` (else None) when neither
+        handle_one_request nor run_wsgi is (the server then makes the exchange
+        itself)."""
+        server = handler.server
+        return (server, server.body_timeout, handler.protocol_version >= "HTTP/1.1",
+                handler.server_line, own_environ, direct_log, exchange_class)
 
 
 class Exchange:
@@ -118,12 +122,12 @@ class Exchange:
     _length = None  # the Content-Length the app declared
     _sent = 0  # body bytes counted against a declared Content-Length
     _has_date = _has_server = False
+    _continued = False  # 100 Continue was sent, or need not be any more
 
     def __init__(self, context, conn, head):
         self.context = context
         self.conn = conn
         self.head = head
-        self._continue = head.expect_continue  # 100 Continue not yet sent
         # Read before they are set: an instance's own attributes are the
         # quickest to read.
         self.status = None
@@ -148,8 +152,8 @@ class Exchange:
         """For wsgi.input: sends 100 Continue before the first read that needs
         the client to send the body."""
         conn = self.conn
-        if self._continue and not conn.buffer:
-            self._continue = False
+        if not self._continued and not conn.buffer and self.head.expect_continue:
+            self._continued = True
             if self._framing is None:
                 conn.send_all(CONTINUE, self.context.timeout)
         return conn.read_body(limit, self.context.timeout)
@@ -177,7 +181,7 @@ class Exchange:
         handler, server = context.handler, context.server
         handler._exchange = self
         self.started = now = _time()
-        if int(now) != clock.second:
+        if now >= clock.next_second or now < clock.second:  # (a clock set back, too)
             clock.tick()  # the Date header's second and the log's
         if head.content_length or head.chunked:
             limit = server.max_content_length
@@ -189,7 +193,12 @@ class Exchange:
                     f"{limit} bytes"))
             self.body = self.make_body(server.limits, limit)
         try:
-            environ = handler.make_environ() if context.own_environ else self.make_environ()
+            if context.own_environ:
+                environ = handler.make_environ()
+            elif self.body is None:  # make_environ's result, without the call
+                environ = build_environ(head, context.base)
+            else:
+                environ = self.make_environ()
         except ParseError as e:  # make_environ found the request invalid
             handler._exchange = None
             return handler.refuse(conn, e)
@@ -386,11 +395,15 @@ class Exchange:
         else:
             self.keep = False
             extra += "Connection: close\r\n"
-        if not self._has_date:
-            extra += clock.date_line
-        if not self._has_server:
-            extra += context.server_line
-        out = self._lines + (extra + "\r\n").encode("latin-1")
+        if self._has_date or self._has_server:
+            if not self._has_date:
+                extra += clock.date_line
+            if not self._has_server:
+                extra += context.server_line
+            extra += "\r\n"
+        else:
+            extra = f"{extra}{clock.date_line}{context.server_line}\r\n"
+        out = self._lines + extra.encode("latin-1")
         self._framing = framing
         if not first or framing == "none":
             self.conn.send_all(out, context.timeout)
@@ -401,8 +414,9 @@ class Exchange:
             self._sent = sent = len(first)
             if framing == "length" and sent > length:
                 first = self._bounded(first)
+                sent = len(first)
             self.conn.send_all(out + first, context.timeout)
-            self.sent = len(first)
+            self.sent = sent
 
     def _bounded(self, data):
         """Never send more than the Content-Length the app declared."""

@@ -66,13 +66,18 @@ class WSGIRequestHandler(_WerkzeugHandler):
         return SERVER_VERSION
 
     def setup(self):
-        if not _NODELAY_INHERITED and self.server.address_family != socket.AF_UNIX:
+        server = self.server
+        if not _NODELAY_INHERITED and server.address_family != socket.AF_UNIX:
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        hooks = self._hooks
-        self.context = Context(
-            self, self._connection_environ(), own_environ="make_environ" in hooks,
-            direct_log=not hooks & _ACCESS_LINE_HOOKS,
-            exchange_class=None if hooks & _STEP_HOOKS else self.exchange_class)
+        cls = type(self)
+        shared = server.exchange_settings.get(cls)
+        if shared is None:
+            hooks = self._hooks
+            shared = server.exchange_settings[cls] = Context.shared(
+                self, own_environ="make_environ" in hooks,
+                direct_log=not hooks & _ACCESS_LINE_HOOKS,
+                exchange_class=None if hooks & _STEP_HOOKS else self.exchange_class)
+        self.context = Context(self, self._connection_environ(), shared)
 
     # Werkzeug's names for the current request, for hooks that read them.
     @property

@@ -160,7 +160,7 @@ class ThreadedLoop(Loop):
             pass  # the monitor moved the loop off meanwhile
 
     def _run(self, conn, head):
-        if self._away - len(self._held) >= self._max_running:
+        if self._away and self._away - len(self._held) >= self._max_running:
             conn.away = True  # not read until its turn comes
             self._poller.pause(conn.fd)
             self._waiting.append((conn, head))
@@ -174,7 +174,7 @@ class ThreadedLoop(Loop):
                 monitor.poke()
             fate = CLOSE
             try:
-                fate = self._serve(conn, head, False)
+                fate = self._serve(conn, head)
             finally:
                 try:
                     claim.pop()

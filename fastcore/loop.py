@@ -52,9 +52,9 @@ class MovedOff(Exception):
 class Loop:
     """See the module docstring.
 
-    :param serve: ``serve(conn, head, rest=True) -> fate``: runs the request
-        of a connection whose head is complete and, with ``rest``, those
-        buffered behind it (the server's handler).
+    :param serve: ``serve(conn, head) -> fate``: runs the request of a
+        connection whose head is complete, or with ``head`` None each
+        complete one buffered (the server's handler).
     :param on_listener: called with a listening socket that has connections
         to accept (the server accepts them and ``add``s or ``adopt``s them).
     :param on_stop: called once the listening sockets have closed, on stop.
@@ -261,10 +261,10 @@ class Loop:
         now = time.monotonic()
         earliest = None
         for queue in self._queues:
-            if queue.due:
-                first = queue.first()
+            for first in queue.due.values():  # the queue's earliest (see deadlines)
                 if earliest is None or first < earliest:
                     earliest = first
+                break
         self._earliest = earliest
         timeout = 0 if self._has_work() else self._poll_interval
         if earliest is not None:
@@ -272,7 +272,7 @@ class Loop:
         due = access_log.due(now)
         if due is not None:
             timeout = min(timeout, due)
-        if self._spin and timeout > 0 and not self._away:
+        if self._spin and timeout > 0 and not self._away and SPIN_SECONDS > 0:
             self._spin = False
             self._events.extend(self._poller.poll_busily(min(timeout, SPIN_SECONDS),
                                                          self._handbacks))
@@ -288,8 +288,8 @@ class Loop:
         now = time.monotonic()
         if self._earliest is not None and now >= self._earliest:
             self._expire(now)
-        if access_log.pending and access_log.due(now) <= 0:
-            access_log.flush()
+        if access_log.pending and now - access_log.last_write >= access_log.BATCH_SECONDS:
+            access_log.flush(now)  # the batch is due (see access_log.due)
         if self._service_actions is not None:
             self._service_actions()
 
@@ -335,13 +335,13 @@ class Loop:
 
     def _run(self, conn, head):
         """Run the request here, and those buffered behind it (pipelining)."""
-        self._settle(conn, self._serve(conn, head))
+        fate = self._serve(conn, head)
+        if fate is KEEP_ALIVE and conn.buffer:
+            fate = self._serve(conn, None)
+        self._settle(conn, fate)
 
     def _settle(self, conn, fate):
         """Act on a connection's fate after a request."""
-        if fate is RELEASED:
-            self._release(conn)
-            return
         if fate is KEEP_ALIVE:
             # On stop, a response that said keep-alive (sent before the
             # listeners closed) gives its client a last request.
@@ -349,6 +349,8 @@ class Loop:
             (self._head if conn.buffer else idle).start(conn)
             if conn.maybe_more:
                 self._ready.append(conn)
+        elif fate is RELEASED:
+            self._release(conn)
         elif fate is LINGER and conn.start_linger():
             self._linger.start(conn)
             self._ready.append(conn)  # what the client sent after the refusal

@@ -29,7 +29,7 @@ from werkzeug.serving import BaseWSGIServer as _WerkzeugServer
 from werkzeug.serving import ForkingMixIn, _ansi_style, generate_adhoc_ssl_context, load_ssl_context
 
 from fastcore.access_log import access_log, emit
-from fastcore.connection import CLOSE, KEEP_ALIVE, Connection, TLSConnection
+from fastcore.connection import CLOSE, Connection, TLSConnection
 from fastcore.handler import WSGIRequestHandler
 from fastcore.handoff import ThreadedLoop
 from fastcore.limits import DEFAULT_LIMITS, Limits
@@ -109,6 +109,8 @@ class BaseWSGIServer(_WerkzeugServer):
         self.extra_sockets = []
         # Unix socket or not -> what its connections' base environs start from.
         self.environ_templates = {}
+        # handler class -> what its exchanges share (exchange.Context.shared).
+        self.exchange_settings = {}
         # listener -> (family, type, proto) of its connections: socket.socket
         # builds enums for family and type on every read (1 µs a connection).
         self._accepted_kinds = {}
@@ -233,15 +235,20 @@ class BaseWSGIServer(_WerkzeugServer):
         if kind is None:
             kind = self._accepted_kinds[listener] = (listener.family, listener.type,
                                                      listener.proto)
+        # socketserver's verify_request lets every connection in: called only
+        # when overridden.
+        verify = (None if type(self).verify_request is socketserver.BaseServer.verify_request
+                  else self.verify_request)
+        loop = self._loop
         for _ in range(64):
-            if self._loop.full():
+            if loop.full():
                 return
             try:
                 fd, client_address = listener._accept()
             except OSError:  # none left (or out of descriptors: retried next turn)
                 return
             request = ServerSocket(*kind, fileno=fd)
-            if self.verify_request(request, client_address):
+            if verify is None or verify(request, client_address):
                 try:
                     self.process_request(request, client_address)
                 except Exception:
@@ -291,26 +298,21 @@ class BaseWSGIServer(_WerkzeugServer):
             return
         self._loop.adopt(self._connection(TLSConnection, tls, client_address))
 
-    def _serve(self, conn, head, rest=True):
-        """Run the request ``head`` of ``conn`` and, with ``rest``, those
-        buffered behind it; the connection's fate."""
-        handler = conn.handler
+    def _serve(self, conn, head):
+        """Run the request ``head`` of ``conn`` (None: each complete one
+        buffered, in turn); the connection's fate."""
         try:
+            if head is None:
+                return conn.handler.handle(conn)
             exchange_class = conn.context.exchange_class
-            if exchange_class is None or head is None:
-                # The handler's steps are overridden (take them), or the
-                # requests to serve are the ones buffered.
-                return handler.handle(conn, head) if rest else handler.handle_one_request(conn, head)
-            # What handle_one_request would do.
-            conn.buffer = conn.buffer[head.size:]
-            fate = exchange_class(conn.context, conn, head).run()
-            if rest and fate is KEEP_ALIVE and conn.buffer:
-                fate = handler.handle(conn)
-            return fate
+            if exchange_class is None:  # the handler's steps are overridden: take them
+                return conn.handler.handle_one_request(conn, head)
+            conn.buffer = conn.buffer[head.size:]  # what handle_one_request would do
+            return exchange_class(conn.context, conn, head).run()
         except Exception:
             if self.passthrough_errors and not self.multithread:
                 raise  # out of serve_forever; threaded, Werkzeug logs it and goes on
-            self.handle_error(conn.sock, handler.client_address)
+            self.handle_error(conn.sock, conn.handler.client_address)
             return CLOSE
 
     def _pool_fault(self):

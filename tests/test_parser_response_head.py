@@ -120,3 +120,9 @@ def test_access_line_leaves_what_werkzeug_decodes_or_colours(impl, target, code)
 
 def test_access_line_takes_any_address(impl):
     assert impl.access_line(None, "t", _head(impl), 200, 0.0).startswith("None - - [t] ")
+
+
+@pytest.mark.parametrize("address", ["fe80::1%eth0", "caf\xe9", "\u20ac-host", 7])
+def test_access_line_with_any_text_for_the_address(impl, address):
+    line = impl.access_line(address, "t", _head(impl), 200, 123.45678)
+    assert line == f'{address} - - [t] "GET /a?b=1 HTTP/1.1" 200 - 123456.8ms'
