@@ -45,6 +45,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import corpus  # noqa: E402
+import load_apps  # noqa: E402
 import peers  # noqa: E402
 
 # -- what is compared --------------------------------------------------------
@@ -103,10 +104,27 @@ SERVERS = {  # name -> (module that must import, pip name, how to start it)
     "bjoern": ("bjoern", "bjoern", _PY + "import bjoern\nbjoern.run(app, '127.0.0.1', {port})"),
     # A measuring stick, not a server (floor.py): hello world, keep-alive only.
     "floor": ("fastcore", "fastcore-wsgi", _PY + "import floor\nfloor.serve({port}, app)"),
+    # For the app that waits (sleep_10ms) only: the peers with threads enough
+    # for 100 requests waiting at once (fastcore's max_workers is 100).
+    "granian_blocking100": ("granian", "granian",
+                            ["-m", "granian", "--interface", "wsgi", "--workers", "1",
+                             "--blocking-threads", "100", "--host", "127.0.0.1", "--port",
+                             "{port}", "load_apps:{app}"]),
+    "gunicorn_gthread100": ("gunicorn", "gunicorn",
+                            ["-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", "100",
+                             "--access-logfile", "-", "-b", "127.0.0.1:{port}",
+                             "load_apps:{app}"]),
 }
-APPS = ("hello", "flask_hello", "big", "upload")
+APPS = ("hello", "flask_hello", "big", "upload", "get_1k", "get_10k", "echo_1k", "echo_10k",
+        "echo_100k", "static_50k", "file_wrapper_50k", "flask_json", "sleep_10ms")
 LOADS = {"keepalive_c1": (1, True), "keepalive_c10": (10, True), "keepalive_c50": (50, True),
-         "close_c10": (10, False)}
+         "close_c10": (10, False), "keepalive_c100": (100, True), "keepalive_c512": (512, True)}
+# The loads an app is measured under; the others: keep-alive over 10 connections.
+APP_LOADS = {"hello": ("keepalive_c1", "keepalive_c10", "keepalive_c50", "close_c10"),
+             "sleep_10ms": ("keepalive_c100", "keepalive_c512")}
+# Servers that run one app only (the peers' settings for it).
+ONE_APP = {"granian_blocking100": "sleep_10ms", "gunicorn_gthread100": "sleep_10ms"}
+ECHO_SIZES = {"echo_1k": 1024, "echo_10k": 10240, "echo_100k": 102400}
 QUICK_SERVERS = ("fastcore_threaded", "werkzeug_threaded", "waitress")
 
 
@@ -298,13 +316,18 @@ def request_bytes(app, keep_alive):
     if app == "upload":
         return (b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
                 + connection + b"\r\n" + UPLOAD)
-    return b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n" + connection + b"\r\n"
+    if app in ECHO_SIZES:
+        size = ECHO_SIZES[app]
+        return (b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
+                b"Content-Length: %d\r\n%s\r\n%s" % (size, connection, b"e" * size))
+    path = load_apps.STATIC_PATH.encode() if app == "static_50k" else b"/"
+    return b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n" % (path, connection)
 
 
 def run_wrk(port, app, connections, keep_alive, duration):
     script = None
     command = ["wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--latency"]
-    if app == "upload" or not keep_alive:
+    if request_bytes(app, keep_alive) != request_bytes("hello", True):  # not wrk's own request
         raw = request_bytes(app, keep_alive).decode("latin-1")
         script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
         script.write("local raw = " + json.dumps(raw) + "\nrequest = function() return raw end\n")
@@ -405,13 +428,15 @@ def server_matrix(args):
     apps = ("hello", "flask_hello") if args.quick else APPS
     if args.apps:
         apps = tuple(app for app in apps if app in args.apps.split(","))
-    loads = ("keepalive_c10",) if args.quick else tuple(LOADS)
     matrix = []
     for server in args.servers:
         for app in apps:
-            if app == "flask_hello" and not installed("flask"):
+            if app.startswith("flask_") and not installed("flask"):
                 continue
-            for load in (loads if app == "hello" else ("keepalive_c10",)):
+            if ONE_APP.get(server, app) != app:
+                continue
+            loads = ("keepalive_c10",) if args.quick else APP_LOADS.get(app, ("keepalive_c10",))
+            for load in loads:
                 if server == "floor" and (app != "hello" or not LOADS[load][1]):
                     continue  # it serves nothing else
                 matrix.append((server, app, load))

@@ -150,6 +150,62 @@ def test_the_floor_probe_serves_keep_alive_requests():
         compare.stop_process(proc)
 
 
+def test_each_workload_has_its_loads_and_its_peers_settings():
+    args = compare.parse_args(["--only", "server", "--apps", "hello,echo_10k,sleep_10ms",
+                               "--servers", "fastcore_threaded,granian_blocking100"])
+    matrix = compare.server_matrix(args)
+    assert [(s, a, load) for s, a, load in matrix if s == "fastcore_threaded"] == [
+        ("fastcore_threaded", "hello", load) for load in compare.APP_LOADS["hello"]] + [
+        ("fastcore_threaded", "echo_10k", "keepalive_c10"),
+        ("fastcore_threaded", "sleep_10ms", "keepalive_c100"),
+        ("fastcore_threaded", "sleep_10ms", "keepalive_c512")]
+    # The peer with more threads runs the waiting app only.
+    assert [(a, load) for s, a, load in matrix if s == "granian_blocking100"] == [
+        ("sleep_10ms", "keepalive_c100"), ("sleep_10ms", "keepalive_c512")]
+
+
+def _responses(sock, count):
+    """``count`` Content-Length framed responses: [(status line, body)]."""
+    data, responses = b"", []
+    while len(responses) < count:
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            assert chunk, "the server closed the connection"
+            data += chunk
+        head, _, data = data.partition(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        while len(data) < length:
+            data += sock.recv(65536)
+        responses.append((head.split(b"\r\n")[0], data[:length]))
+        data = data[length:]
+    return responses
+
+
+@pytest.mark.parametrize("app, size", [
+    ("hello", 13), ("big", 65536), ("upload", 7), ("get_1k", 1024), ("get_10k", 10240),
+    ("echo_1k", 1024), ("echo_10k", 10240), ("echo_100k", 102400), ("static_50k", 51200),
+    ("file_wrapper_50k", 51200), ("flask_json", None), ("sleep_10ms", 13)])
+def test_each_app_answers_the_request_compare_sends(app, size):
+    if app.startswith("flask_") and not compare.installed("flask"):
+        pytest.skip("Flask is not installed")
+    port = compare.free_port()
+    proc = compare.start_server("fastcore_single", app, port)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(compare.request_bytes(app, keep_alive=True) * 2)
+            responses = _responses(sock, 2)
+    finally:
+        compare.stop_process(proc)
+    for status, body in responses:
+        assert status == b"HTTP/1.1 200 OK"
+        if size is not None:
+            assert len(body) == size
+        if app.startswith("echo_"):
+            assert body == b"e" * size, "the body sent back whole"
+    if app == "flask_json":
+        assert json.loads(responses[0][1])["message"] == "Hello, World!"
+
+
 def test_the_floor_probe_gets_only_the_loads_it_can_serve():
     args = compare.parse_args(["--only", "server", "--servers", "floor,fastcore_threaded"])
     matrix = compare.server_matrix(args)
