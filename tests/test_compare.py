@@ -184,7 +184,7 @@ def _responses(sock, count):
 @pytest.mark.parametrize("app, size", [
     ("hello", 13), ("big", 65536), ("upload", 7), ("get_1k", 1024), ("get_10k", 10240),
     ("echo_1k", 1024), ("echo_10k", 10240), ("echo_100k", 102400), ("static_50k", 51200),
-    ("file_wrapper_50k", 51200), ("flask_json", None), ("sleep_10ms", 13)])
+    ("file_wrapper_50k", 51200), ("flask_hello", 13), ("flask_json", None), ("sleep_10ms", 13)])
 def test_each_app_answers_the_request_compare_sends(app, size):
     if app.startswith("flask_") and not compare.installed("flask"):
         pytest.skip("Flask is not installed")
