@@ -110,14 +110,11 @@ class Context:
 class Exchange:
     """One request on a connection (see the module docstring)."""
 
-    # The state of a response not yet started; an exchange sets what changes.
-    status = None
+    # The state of a response not yet started; an exchange sets what changes
+    # (and, in __init__, what it reads before it may set it).
     headers = None
     code = 500  # the status code, as logged (an app that failed before starting: 500)
-    keep = True  # whether the connection can serve another request
-    body = None  # wsgi.input when the request has a body
     sent = 0  # body bytes sent
-    _framing = None  # once the head is sent: "length", "chunked", "close" or "none"
     _lines = None  # the status line and headers, encoded (response_head)
     _length = None  # the Content-Length the app declared
     _sent = 0  # body bytes counted against a declared Content-Length
@@ -128,16 +125,12 @@ class Exchange:
         self.context = context
         self.conn = conn
         self.head = head
-        # Read before they are set: an instance's own attributes are the
+        # Read before they may be set: an instance's own attributes are the
         # quickest to read.
         self.status = None
-        self.body = None
-        self.keep = True
-        self._framing = None
-
-    @property
-    def headers_sent(self):
-        return self._framing is not None
+        self.body = None  # wsgi.input when the request has a body
+        self.keep = True  # whether the connection can serve another request
+        self._framing = None  # once the head is sent: "length", "chunked", "close" or "none"
 
     # -- the request body ---------------------------------------------------------
 
