@@ -152,15 +152,15 @@ def test_the_floor_probe_serves_keep_alive_requests():
 
 def test_each_workload_has_its_loads_and_its_peers_settings():
     args = compare.parse_args(["--only", "server", "--apps", "hello,echo_10k,sleep_10ms",
-                               "--servers", "fastcore_threaded,granian_blocking100"])
+                               "--servers", "fastcore_threaded,gunicorn_gthread100"])
     matrix = compare.server_matrix(args)
     assert [(s, a, load) for s, a, load in matrix if s == "fastcore_threaded"] == [
         ("fastcore_threaded", "hello", load) for load in compare.APP_LOADS["hello"]] + [
         ("fastcore_threaded", "echo_10k", "keepalive_c10"),
         ("fastcore_threaded", "sleep_10ms", "keepalive_c100"),
         ("fastcore_threaded", "sleep_10ms", "keepalive_c512")]
-    # The peer with more threads runs the waiting app only.
-    assert [(a, load) for s, a, load in matrix if s == "granian_blocking100"] == [
+    # The peer with more threads runs the waiting app only (gunicorn: the test extra has it).
+    assert [(a, load) for s, a, load in matrix if s == "gunicorn_gthread100"] == [
         ("sleep_10ms", "keepalive_c100"), ("sleep_10ms", "keepalive_c512")]
 
 
