@@ -136,6 +136,10 @@ class Connection:
             if not _ready(self.fd, False, give_up - time.monotonic()):
                 raise socket.timeout("request body stalled")
 
+    def wait_readable(self, timeout):
+        """Whether bytes (or the end) can be read within ``timeout`` seconds."""
+        return _ready(self.fd, False, timeout)
+
     def unread(self, data):
         """Give back bytes read past the end of a body (a pipelined request)."""
         if data:
@@ -243,6 +247,9 @@ class TLSConnection(Connection):
                 break
             got += more
         return got
+
+    def wait_readable(self, timeout):
+        return self.sock.pending() > 0 or super().wait_readable(timeout)
 
     def start_linger(self):
         return False

@@ -142,14 +142,16 @@ class Loop:
         connection kept alive waits for its client's next bytes, whose event
         wakes the loop, which takes the hand-back in the same turn; but if
         that event came while this thread held it (``maybe_more``), the loop
-        may be asleep already. A connection to close is closed here.
+        may be asleep already; and a request waiting for a worker can start
+        now. A connection to close is closed here.
         """
         if fate is CLOSE:
             conn.close()
         self._handbacks.append((conn, fate))
         # The loop sets _sleeping before it looks at _handbacks: either it
         # sees this one, or we see it asleep.
-        if self._sleeping and (fate is LINGER or conn.maybe_more or self._stopping):
+        if self._sleeping and (fate is LINGER or conn.maybe_more or self._stopping
+                               or self._waiting):
             self._poller.wake()
 
     def taken_over(self, sock):

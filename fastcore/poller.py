@@ -4,7 +4,8 @@ Either can be woken from another thread (``wake``) and polled busily.
 
 With epoll a connection stays registered for its whole life. An event for a
 connection the loop does not hold (a worker has it) is noted and acted on when
-it comes back, so moving a connection between threads costs no system call.
+it comes back, so moving a connection between threads costs no system call; a
+worker that waits on the connection for a while mutes it instead.
 Edge-triggered means an event announces new bytes once: the loop reads again
 when a read filled its buffer, or when the peer hung up (``HANGUP``), since no
 further event will announce the EOF behind the bytes. Elsewhere a
@@ -79,6 +80,15 @@ class _EdgePoller(_Wakeable):
 
     resume = pause
 
+    def mute(self, fd):
+        """Report nothing more of ``fd`` until ``unmute`` (any thread): a
+        worker holding the connection waits on it itself, and the loop need
+        not wake for it. ``unmute`` reports bytes that came meanwhile."""
+        self._epoll.modify(fd, select.EPOLLET)
+
+    def unmute(self, fd):
+        self._epoll.modify(fd, self._EVENTS)
+
     def remove(self, fd):
         try:
             self._epoll.unregister(fd)
@@ -122,6 +132,11 @@ class _LevelPoller(_Wakeable):
             pass  # removed already (an app took the connection over)
 
     pause = forget = remove
+
+    def mute(self, fd):
+        pass  # not watched while a worker holds it (paused)
+
+    unmute = mute
 
     def poll(self, timeout):
         return [(key.fd, events) for key, events in self._selector.select(timeout)]

@@ -2,6 +2,7 @@
 
 import io
 import json
+import threading
 import time
 from wsgiref.validate import validator
 
@@ -75,6 +76,16 @@ def slow(environ, start_response):
     time.sleep(float(environ["QUERY_STRING"] or "1"))
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"done"]
+
+
+@validator
+def thread(environ, start_response):
+    """Sleeps S seconds (?S) and answers with the name and id of the thread it ran on."""
+    time.sleep(float(environ["QUERY_STRING"] or "0"))
+    current = threading.current_thread()
+    body = f"{current.name} {current.ident}".encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 @validator

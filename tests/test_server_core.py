@@ -3,6 +3,7 @@ keep-alive clients and pipelined bodies, each on a real server in a
 subprocess on 127.0.0.1. "+level" runs the same loop on the level-triggered
 selector it uses where there is no epoll."""
 
+import json
 import signal
 import socket
 import threading
@@ -163,6 +164,93 @@ def test_after_a_slow_request_the_extra_threads_end(live_server):
         time.sleep(0.1)
     assert process_stats(pid)["threads"] == 1
     assert requests.get(server.url + "/?0", timeout=5).text == "done"
+
+
+def _ran_on(client, seconds=0):
+    head, body, _ = client.request(get(f"/?{seconds}"))
+    assert head.startswith(b"HTTP/1.1 200 ")
+    return body.decode().split()[0]  # the thread's name
+
+
+@pytest.mark.parametrize("mode", ["threaded", "threaded+level"])
+def test_after_a_slow_request_requests_start_on_workers_until_they_are_fast_again(
+        live_server, mode):
+    """An app whose requests wait would get one started per monitor period
+    if each began on the loop's thread; after a slow one they start on
+    workers, and a run of fast ones brings them back to the loop."""
+    server = live_server("thread", mode)
+    client = Client(server)
+    assert _ran_on(client) == "MainThread"
+    assert _ran_on(client, 0.2) == "MainThread"  # the monitor moves the loop off it
+    names = [_ran_on(client) for _ in range(200)]
+    assert names[0] == "fastcore-worker"
+    assert "MainThread" in names, "fast requests come back to the loop"
+    assert names[-1] == "MainThread"
+    client.close()
+
+
+def _into_hand_off(server):
+    """A keep-alive client whose requests now start on a worker, which waits
+    for the next one itself."""
+    client = Client(server)
+    client.request(get("/?0.2"))  # the monitor moves the loop off it
+    client.request(get("/?0"))  # handed off; the worker holds the connection
+    return client
+
+
+@pytest.mark.parametrize("mode", ["threaded", "threaded+level"])
+def test_a_worker_holding_a_connection_serves_what_the_loop_would(live_server, mode):
+    server = live_server("echo", mode)
+    client = _into_hand_off(server)
+    # A head in two writes: the worker's look sees the first part only.
+    client.sock.sendall(b"GET /split HTTP/1.1\r\nHo")
+    time.sleep(0.02)
+    head, body, _ = client.request(b"st: a\r\n\r\n")
+    assert json.loads(body)["PATH_INFO"] == "/split"
+    # A body, and a request pipelined behind it.
+    posted = b"x" * 100_000
+    head, body, _ = client.request(
+        b"POST /post HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n%s" % (
+            len(posted), posted) + get("/behind"))
+    assert json.loads(body)["body"] == posted.decode()
+    head, body, _ = client.request(b"")
+    assert json.loads(body)["PATH_INFO"] == "/behind"
+    # Longer than the hold: back to the loop, still kept alive.
+    time.sleep(0.3)
+    head, body, _ = client.request(get("/later"))
+    assert json.loads(body)["PATH_INFO"] == "/later"
+    # A bad request is refused as the loop refuses it.
+    client.sock.sendall(b"GET /bad HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n")
+    [(status, _, _)] = read_responses(recv_until_closed(client.sock, timeout=5))
+    assert status == 400
+    # A client that leaves while held: the server goes on.
+    _into_hand_off(server).close()
+    again = Client(server)
+    head, body, _ = again.request(get("/again"))
+    assert json.loads(body)["PATH_INFO"] == "/again"
+    again.close()
+
+
+def test_a_request_that_waits_for_a_worker_is_not_overtaken(live_server):
+    """Past max_workers requests wait in arrival order; a connection given
+    back with its next request already sent queues behind them."""
+    server = live_server("interval", "threaded", max_workers=1)
+    first = Client(server)
+    first.sock.sendall(get("/?0.3"))
+    time.sleep(0.1)
+    others = []
+    for _ in range(3):
+        others.append(Client(server))
+        others[-1].sock.sendall(get("/?0.05"))
+        time.sleep(0.02)
+    first.sock.sendall(get("/?0.05"))  # sent while its first request runs
+    head, body, _ = first.request(b"")
+    first_end = float(body.split()[1])
+    starts = [float(client.request(b"")[1].split()[0]) for client in others]
+    head, body, _ = first.request(b"")
+    assert first_end <= starts[0] <= starts[1] <= starts[2] <= float(body.split()[0])
+    for client in [first, *others]:
+        client.close()
 
 
 @pytest.mark.parametrize("mode", MODES)

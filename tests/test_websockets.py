@@ -16,7 +16,7 @@ import requests
 import simple_websocket
 import socketio
 
-from conftest import LiveServer, process_stats, recv_until_closed
+from conftest import LiveServer, process_stats, read_responses, recv_until_closed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODES = ["threaded", "single"]
@@ -160,6 +160,46 @@ def test_held_websockets_do_not_count_against_max_workers(live_server):
         ws.send("x")
         assert ws.receive(timeout=5) == "x"
         ws.close()
+
+
+@pytest.mark.parametrize("mode", ["threaded", "threaded+level"])
+def test_a_websocket_on_a_connection_a_worker_holds(live_server, mode):
+    """After a slow request, a keep-alive connection's requests run on a
+    worker that waits for the next one; an upgrade then takes the socket
+    from that worker, and the server forgets it as it does on the loop."""
+    server = live_server("ws_apps.echo_app", mode)
+    sock = server.connect(timeout=10)
+    for path in ("/slow", "/", "/"):  # the slow one starts the hand-off
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: a\r\n\r\n".encode())
+        [(status, _, _)] = read_responses(_read_response(sock))
+        assert status == 200
+    sock.sendall(b"GET /echo HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
+                 b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                 b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert head.startswith(b"HTTP/1.1 101 ")
+    mask = b"\x01\x02\x03\x04"
+    sock.sendall(b"\x81\x82" + mask + bytes(c ^ mask[i % 4] for i, c in enumerate(b"hi")))
+    assert sock.recv(100) == b"\x81\x02hi"
+    sock.close()
+    for _ in range(5):
+        with requests.get(server.url, timeout=5, headers={"Connection": "close"}) as response:
+            assert response.text == "hello"
+    assert "Error in a worker thread" not in server.log()
+
+
+def _read_response(sock):
+    """One Content-Length framed response from ``sock``."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    while len(body) < length:
+        body += sock.recv(65536)
+    return data
 
 
 @pytest.mark.parametrize("mode", [*MODES, "threaded+level"])

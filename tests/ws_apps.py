@@ -3,8 +3,9 @@ test_websockets through serve.py ("ws_apps.echo_app"), `fastcore run` and
 `app.run()`."""
 
 import hashlib
+import time
 
-from flask import Flask
+from flask import Flask, request
 from flask_sock import Sock
 from flask_socketio import SocketIO
 
@@ -15,6 +16,12 @@ _sock = Sock(echo_app)
 @echo_app.route("/")
 def index():
     return "hello"
+
+
+@echo_app.route("/slow")
+def slow():
+    time.sleep(float(request.args.get("s", "0.2")))
+    return "slow"
 
 
 @_sock.route("/echo")
