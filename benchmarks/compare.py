@@ -14,7 +14,7 @@ warm-up first, then repeats, taken in rounds over every server so that drift
 hits all alike: requests/s, p50 and p99 latency, the server's peak RSS and
 its CPU time per request (user and system, from /proc: it moves less with
 the machine's luck than requests/s does), median and spread; for fastcore
-also system calls, futex calls and
+and granian (the peer it is measured against) also system calls, futex calls and
 context switches per request (``perf stat`` on its PID during one extra run,
 since tracing slows it; skipped with a line where perf cannot read the
 tracepoints). Each server
@@ -443,6 +443,8 @@ def server_matrix(args):
     return matrix
 
 
+# The servers whose system calls are counted (an extra run each).
+COUNTED = ("fastcore", "granian")
 PERF_EVENTS = {"raw_syscalls:sys_enter": "syscalls", "syscalls:sys_enter_futex": "futex",
                "context-switches": "context_switches"}
 
@@ -499,9 +501,9 @@ def run_server_section(args, progress, results, matrix, processes):
     machine whose speed drifts (another VM waking on the host) shifts every
     server's figures alike, not only those of the server measured then."""
     load = run_wrk if args.load_client == "wrk" else run_python_client
-    fastcore = any(server.startswith("fastcore") for server, _, _ in matrix)
-    counting = fastcore and args.duration >= 2 and perf_available()
-    if fastcore and not counting:
+    wanted = any(server.startswith(COUNTED) for server, _, _ in matrix)
+    counting = wanted and args.duration >= 2 and perf_available()
+    if wanted and not counting:
         print("  system calls per request: skipped ("
               + ("runs shorter than 2 s" if args.duration < 2
                  else "perf cannot read the tracepoints here") + ")")
@@ -532,7 +534,7 @@ def run_server_section(args, progress, results, matrix, processes):
                             run["cpu_us"] = (sum(after) - sum(before)) / requests * 1e6
                             run["user_us"] = (after[0] - before[0]) / requests * 1e6
                         entry["runs"].append(run)
-                        if counting and server.startswith("fastcore") and repeat == 0:
+                        if counting and server.startswith(COUNTED) and repeat == 0:
                             entry.update(_counted_load(load, port, app, connections, keep_alive,
                                                        args.duration, proc.pid))
                     finally:

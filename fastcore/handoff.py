@@ -178,15 +178,14 @@ class ThreadedLoop(Loop):
             pass  # the monitor moved the loop off meanwhile
 
     def _run(self, conn, head):
-        # First come, first served: behind any request already waiting.
-        if self._waiting or (self._away and self._away - len(self._held) >= self._max_running):
+        # Slots are freed only as hand-backs are taken, and those waiting get
+        # them first (_take_handbacks): a request that finds one free is not
+        # overtaking another.
+        if self._away and self._away - len(self._held) >= self._max_running:
             conn.away = True  # not read until its turn comes
             self._poller.pause(conn.fd)
             self._waiting.append((conn, head))
             return
-        self._start(conn, head)
-
-    def _start(self, conn, head):
         if self.hand_off > 0:
             conn.away = True
             self._away += 1
@@ -278,7 +277,7 @@ class ThreadedLoop(Loop):
             conn, head = self._waiting.popleft()
             conn.away = False
             self._poller.resume(conn.fd)
-            self._start(conn, head)
+            self._run(conn, head)
 
     def _has_work(self):
         return bool(self._ready) or bool(self._waiting

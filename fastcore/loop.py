@@ -429,3 +429,5 @@ class Loop:
                 continue
             self._poller.resume(conn.fd)
             self._settle(conn, fate)
+        if self._waiting:  # before the connections these made ready: first come, first served
+            self._start_waiting()
