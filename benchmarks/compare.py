@@ -616,12 +616,6 @@ def print_tables(results, write=print):
                   f"  p50 {p50} ms  p99 {p99} ms  {rss}  {ratio}{calls}")
 
 
-# One colour per implementation, the same in every panel.
-COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-          "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939"]
-IMPLEMENTATIONS = set(PARSERS) | set(SERVERS)
-
-
 def draw_chart(results, path):
     """One panel per section: bars of each implementation's speed as a
     multiple of Werkzeug's (the dashed line at 1)."""
@@ -639,8 +633,14 @@ def draw_chart(results, path):
             panels.append((label, rows, key, higher, section))
     if not panels:
         return
-    fig, axes = plt.subplots(len(panels), 1, figsize=(11, 3.6 * len(panels)), squeeze=False)
+    widest = max(len({(r.get("app"), r.get("load"), r.get("case")) for r in rows})
+                 for _, rows, _, _, _ in panels)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(max(11, 0.8 * widest), 4.2 * len(panels)),
+                             squeeze=False)
+    palette = plt.get_cmap("tab20")
     for ax, (label, rows, key, higher, section) in zip(axes[:, 0], panels):
+        # One colour per implementation, the same in every panel of its kind.
+        known = sorted(SERVERS) if section == "server" else sorted(set(PARSERS) | set(DECODERS))
         case_key = "case" if section != "server" else None
         groups = {}
         for row in rows:
@@ -649,8 +649,7 @@ def draw_chart(results, path):
         names = sorted({n for g in groups.values() for n in g})
         width = 0.8 / max(len(names), 1)
         for i, name in enumerate(names):
-            color = COLORS[sorted(IMPLEMENTATIONS).index(name) % len(COLORS)] \
-                if name in IMPLEMENTATIONS else None
+            color = palette(known.index(name) % palette.N) if name in known else None
             values = []
             for case, group in groups.items():
                 base = group.get("werkzeug") or group.get("werkzeug_threaded")
@@ -663,10 +662,11 @@ def draw_chart(results, path):
             ax.bar(xs, values, width, label=name, color=color)
         ax.axhline(1, color="black", linestyle="--", linewidth=1)
         ax.set_yscale("log")
-        ax.set_xticks([j + 0.4 - width / 2 for j in range(len(groups))], list(groups), fontsize=8)
+        ax.set_xticks([j + 0.4 - width / 2 for j in range(len(groups))], list(groups), fontsize=8,
+                      rotation=30, ha="right")
         ax.set_ylabel("times Werkzeug's speed")
         ax.set_title(label)
-        ax.legend(fontsize=7, ncol=3, loc="upper right", framealpha=0.9)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
