@@ -251,5 +251,13 @@ class TLSConnection(Connection):
     def wait_readable(self, timeout):
         return self.sock.pending() > 0 or super().wait_readable(timeout)
 
+    def read_body(self, limit, timeout):
+        data = super().read_body(limit, timeout)
+        if self.sock.pending():
+            # What the client sent after the body (a pipelined request) is
+            # decrypted and waiting here, where no poller will announce it.
+            self.maybe_more = True
+        return data
+
     def start_linger(self):
         return False

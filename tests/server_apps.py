@@ -16,7 +16,10 @@ def _json(start_response, payload, status="200 OK"):
 
 @validator
 def echo(environ, start_response):
-    """The request as JSON: CGI keys, and the body if ?read (or always for POST/PUT)."""
+    """The request as JSON: CGI keys, and the body if ?read (or always for
+    POST/PUT); ?sleep=S waits S seconds first."""
+    if environ["QUERY_STRING"].startswith("sleep="):
+        time.sleep(float(environ["QUERY_STRING"][6:]))
     body = b""
     if environ["REQUEST_METHOD"] in ("POST", "PUT") and "noread" not in environ["QUERY_STRING"]:
         body = b"".join(iter(lambda: environ["wsgi.input"].read(65536), b""))

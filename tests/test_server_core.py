@@ -6,6 +6,7 @@ selector it uses where there is no epoll."""
 import json
 import signal
 import socket
+import ssl
 import threading
 import time
 
@@ -21,8 +22,13 @@ class Client:
     """A keep-alive connection that sends one request and reads its response
     (Content-Length framed), timing each."""
 
-    def __init__(self, server):
+    def __init__(self, server, tls=False):
         self.sock = server.connect(timeout=10)
+        if tls:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            self.sock = context.wrap_socket(self.sock)
         self.buffer = b""
 
     def request(self, raw):
@@ -189,19 +195,20 @@ def test_after_a_slow_request_requests_start_on_workers_until_they_are_fast_agai
     client.close()
 
 
-def _into_hand_off(server):
+def _into_hand_off(server, tls=False):
     """A keep-alive client whose requests now start on a worker, which waits
     for the next one itself."""
-    client = Client(server)
-    client.request(get("/?0.2"))  # the monitor moves the loop off it
+    client = Client(server, tls)
+    client.request(get("/?sleep=0.2"))  # the monitor moves the loop off it
     client.request(get("/?0"))  # handed off; the worker holds the connection
     return client
 
 
-@pytest.mark.parametrize("mode", ["threaded", "threaded+level"])
-def test_a_worker_holding_a_connection_serves_what_the_loop_would(live_server, mode):
-    server = live_server("echo", mode)
-    client = _into_hand_off(server)
+@pytest.mark.parametrize("mode, tls", [("threaded", False), ("threaded+level", False),
+                                       ("threaded", True)])
+def test_a_worker_holding_a_connection_serves_what_the_loop_would(live_server, mode, tls):
+    server = live_server("echo", mode, **({"ssl_context": "adhoc"} if tls else {}))
+    client = _into_hand_off(server, tls)
     # A head in two writes: the worker's look sees the first part only.
     client.sock.sendall(b"GET /split HTTP/1.1\r\nHo")
     time.sleep(0.02)
@@ -224,8 +231,8 @@ def test_a_worker_holding_a_connection_serves_what_the_loop_would(live_server, m
     [(status, _, _)] = read_responses(recv_until_closed(client.sock, timeout=5))
     assert status == 400
     # A client that leaves while held: the server goes on.
-    _into_hand_off(server).close()
-    again = Client(server)
+    _into_hand_off(server, tls).close()
+    again = Client(server, tls)
     head, body, _ = again.request(get("/again"))
     assert json.loads(body)["PATH_INFO"] == "/again"
     again.close()
@@ -299,10 +306,27 @@ def test_ten_keep_alive_clients_a_thousand_requests_each(live_server, mode):
     assert max(worst.values()) < 0.05, worst
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_pipelined_bodies_and_keep_alive_reuse(live_server, mode):
-    server = live_server("path", mode)
-    sock = server.connect(timeout=10)
+@pytest.mark.parametrize("mode", ["threaded", "single"])
+def test_over_tls_a_request_sent_right_behind_a_body_is_served(live_server, mode):
+    """What follows a body may sit decrypted in the TLS object, where no
+    poller announces it: it is served all the same, and at once."""
+    server = live_server("echo", mode, ssl_context="adhoc")
+    client = Client(server, tls=True)
+    posted = b"x" * 100_000
+    client.sock.sendall(b"POST /post HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n%s"
+                        % (len(posted), posted) + get("/behind"))
+    head, body, _ = client.request(b"")
+    assert json.loads(body)["body"] == posted.decode()
+    head, body, seconds = client.request(b"")
+    assert json.loads(body)["PATH_INFO"] == "/behind" and seconds < 1
+    client.close()
+
+
+@pytest.mark.parametrize("mode, tls", [*((mode, False) for mode in MODES),
+                                       ("threaded", True), ("single", True)])
+def test_pipelined_bodies_and_keep_alive_reuse(live_server, mode, tls):
+    server = live_server("path", mode, **({"ssl_context": "adhoc"} if tls else {}))
+    sock = Client(server, tls).sock
 
     def chunked(path, pieces):
         return (f"POST {path} HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
