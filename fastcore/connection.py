@@ -19,6 +19,7 @@ The socket is a ``sockets.ServerSocket`` (or ``TLSServerSocket``), whose
 public methods note an app's use; the connection calls the base class's.
 """
 
+import _socket
 import functools
 import os
 import select
@@ -71,6 +72,9 @@ class Connection:
     # ones sockets.ServerSocket counts as an app's.
     read_function = socket.socket.recv
     write_function = socket.socket.send
+    # The C close: socket.py's adds bookkeeping for makefile() objects, which
+    # only an app makes (and making one takes the connection over).
+    close_function = staticmethod(_socket.socket.close)
 
     def __init__(self, sock, handler, context):
         socket.socket.setblocking(sock, False)
@@ -222,7 +226,7 @@ class Connection:
 
     def close(self):
         try:
-            socket.socket.close(self.sock)
+            self.close_function(self.sock)
         except OSError:
             pass
 
@@ -238,6 +242,7 @@ class TLSConnection(Connection):
     can_sendfile = False
     read_function = ssl.SSLSocket.recv
     write_function = ssl.SSLSocket.send
+    close_function = staticmethod(socket.socket.close)  # through SSLSocket's, which drops its SSL object
 
     def receive(self):
         got = super().receive()

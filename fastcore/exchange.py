@@ -85,11 +85,12 @@ class Context:
     The flags say which of the handler's hooks are overridden: the exchange
     calls those, and does the work of the others itself."""
 
-    __slots__ = ("handler", "base", "server", "timeout", "speaks_11", "server_line",
+    # It holds no reference to the handler (the handler holds it): a cycle
+    # would leave each closed connection to the garbage collector.
+    __slots__ = ("base", "server", "timeout", "speaks_11", "server_line",
                  "own_environ", "direct_log", "exchange_class")
 
-    def __init__(self, handler, base, shared):
-        self.handler = handler
+    def __init__(self, base, shared):
         self.base = base  # the environ keys every request on the connection shares
         (self.server, self.timeout, self.speaks_11, self.server_line, self.own_environ,
          self.direct_log, self.exchange_class) = shared
@@ -171,7 +172,7 @@ class Exchange:
     def run(self):
         """Serve the request; the connection's fate."""
         context, head, conn = self.context, self.head, self.conn
-        handler, server = context.handler, context.server
+        handler, server = conn.handler, context.server
         handler._exchange = self
         self.started = now = _time()
         if now >= clock.next_second or now < clock.second:  # (a clock set back, too)

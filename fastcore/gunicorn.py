@@ -195,12 +195,12 @@ class GunicornHandler(WSGIRequestHandler):
                 said = this
         return said or self._scheme
 
-    def _connection_environ(self):
-        base = super()._connection_environ()
-        base["gunicorn.socket"] = self.connection
-        if self.server.extra_sockets and not is_unix(self.connection):
+    def _connection_environ(self, server, connection, address):
+        base = super()._connection_environ(server, connection, address)
+        base["gunicorn.socket"] = connection
+        if server.extra_sockets and not is_unix(connection):
             # Which of the listeners this connection came in on.
-            host, port = self.connection.getsockname()[:2]
+            host, port = connection.getsockname()[:2]
             base["SERVER_NAME"], base["SERVER_PORT"] = host, str(port)
         return base
 

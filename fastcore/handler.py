@@ -66,9 +66,11 @@ class WSGIRequestHandler(_WerkzeugHandler):
         return SERVER_VERSION
 
     def setup(self):
-        server = self.server
+        # Each read of a handler's attribute is slow (see exchange.Context):
+        # these are read once and passed on.
+        server, connection = self.server, self.connection
         if not _NODELAY_INHERITED and server.address_family != socket.AF_UNIX:
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         cls = type(self)
         shared = server.exchange_settings.get(cls)
         if shared is None:
@@ -77,7 +79,8 @@ class WSGIRequestHandler(_WerkzeugHandler):
                 self, own_environ="make_environ" in hooks,
                 direct_log=not hooks & _ACCESS_LINE_HOOKS,
                 exchange_class=None if hooks & _STEP_HOOKS else self.exchange_class)
-        self.context = Context(self, self._connection_environ(), shared)
+        self.context = Context(
+            self._connection_environ(server, connection, self.client_address), shared)
 
     # Werkzeug's names for the current request, for hooks that read them.
     @property
@@ -152,11 +155,9 @@ class WSGIRequestHandler(_WerkzeugHandler):
         """The WSGI environ of the current request (Werkzeug's hook)."""
         return self._exchange.make_environ()
 
-    def _connection_environ(self):
+    def _connection_environ(self, server, connection, address):
         """The environ keys every request on this connection shares."""
-        connection = self.connection
         unix = is_unix(connection)
-        server = self.server
         template = server.environ_templates.get(unix)
         if template is None:
             template = server.environ_templates[unix] = _environ_template(server, unix,
@@ -165,7 +166,6 @@ class WSGIRequestHandler(_WerkzeugHandler):
         base["wsgi.errors"] = sys.stderr
         base["werkzeug.socket"] = connection
         if not unix:
-            address = self.client_address
             base["REMOTE_ADDR"], base["REMOTE_PORT"] = address[0], str(address[1])
         if isinstance(connection, ssl.SSLSocket):
             cert = connection.getpeercert(binary_form=True)

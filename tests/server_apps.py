@@ -1,5 +1,6 @@
 """WSGI apps the live-server tests run, each wrapped in wsgiref.validate."""
 
+import gc
 import io
 import json
 import threading
@@ -284,6 +285,26 @@ def path(environ, start_response):
     body = f"{environ['PATH_INFO']} {size}".encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
+
+
+def garbage(environ, start_response):
+    """/start: collect, then stop the garbage collector and keep what it
+    would free; /count: the names of the types it found unreachable since
+    (objects freed only by the collector, in reference cycles), then as
+    before; any other path: an empty list."""
+    path = environ["PATH_INFO"]
+    if path == "/start":
+        gc.collect()
+        gc.disable()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+    if path != "/count":
+        return _json(start_response, [])
+    gc.collect()
+    found = sorted({type(thing).__name__ for thing in gc.garbage})
+    gc.set_debug(0)
+    gc.garbage.clear()
+    gc.enable()
+    return _json(start_response, found)
 
 
 def bad_response(environ, start_response):

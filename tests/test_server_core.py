@@ -276,6 +276,28 @@ def test_an_idle_server_uses_no_cpu_after_a_burst(live_server, mode):
     session.close()
 
 
+@pytest.mark.parametrize("mode, tls", [("threaded", False), ("single", False),
+                                       ("threaded", True)])
+def test_a_closed_connection_leaves_nothing_for_the_garbage_collector(live_server, mode, tls):
+    """What a connection made is freed when it closes, not left in a
+    reference cycle for the collector (a cost on every connection)."""
+    server = live_server("garbage", mode, **({"ssl_context": "adhoc"} if tls else {}))
+    client = Client(server, tls)
+    assert client.request(get("/start"))[1] == b"[]"
+    client.close()
+    for close in (b"Connection: close\r\n", b""):
+        for _ in range(20):  # closed by the server, then by the client
+            client = Client(server, tls)
+            head, body, _ = client.request(b"GET /other HTTP/1.1\r\nHost: a\r\n" + close
+                                           + b"\r\n")
+            assert head.startswith(b"HTTP/1.1 200")
+            client.close()
+    time.sleep(0.3)  # the server's side of the last ones closes
+    client = Client(server, tls)
+    assert json.loads(client.request(get("/count"))[1]) == []
+    client.close()
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_ten_keep_alive_clients_a_thousand_requests_each(live_server, mode):
     server = live_server("path", mode)
