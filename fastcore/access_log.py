@@ -8,18 +8,36 @@ request: a burst of requests costs one write. Whether that is the case is
 looked up once a second (``access_log.direct``), not for every line.
 """
 
+import importlib.util
 import logging
+import os
+import sys
 import threading
 import time
 from email.utils import formatdate
 
-from werkzeug._internal import _ColorStreamHandler, _log
-from werkzeug.serving import WSGIRequestHandler, _ansi_style
 from werkzeug.urls import uri_to_iri
 
-__all__ = ["clock", "access_log", "emit", "request_text"]
+__all__ = ["clock", "access_log", "emit", "log", "style", "request_text"]
 
-_CONTROL_CHARS = WSGIRequestHandler._control_char_table
+# A logged request line shows a control character (C0, DEL and C1) as \xNN
+# and a backslash doubled, so a request cannot write to the terminal.
+_CONTROL_CHARS = str.maketrans({
+    **{code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))},
+    ord("\\"): "\\\\"})
+
+# ANSI SGR codes. A Windows console prints them as text unless colorama
+# translates them: there, lines are styled only when it is installed.
+_SGR_CODES = {"bold": 1, "red": 31, "green": 32, "yellow": 33, "magenta": 35, "cyan": 36}
+_COLORAMA = os.name == "nt" and importlib.util.find_spec("colorama") is not None
+_STYLED = os.name != "nt" or _COLORAMA
+
+
+def style(text, *styles):
+    """``text`` in the terminal styles named (keys of _SGR_CODES)."""
+    if not _STYLED:
+        return text
+    return "".join(f"\x1b[{_SGR_CODES[name]}m" for name in styles) + f"{text}\x1b[0m"
 
 
 class _Clock:
@@ -50,10 +68,43 @@ clock = _Clock()
 _logger = logging.getLogger("werkzeug")
 
 
+def log(type, message, *args):
+    """Log through the "werkzeug" logger at level ``type`` ("info",
+    "warning", ...), set up as Werkzeug sets it up for its own messages: at
+    INFO unless a level was set, and with a stream handler on stderr unless
+    some handler on the way up would take the record."""
+    logger = _logger
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
+    if not _handled(logger):
+        stream = None
+        if _COLORAMA:
+            import colorama
+
+            stream = colorama.AnsiToWin32(sys.stderr)
+        logger.addHandler(logging.StreamHandler(stream))
+    getattr(logger, type)(message.rstrip(), *args)
+
+
+def _handled(logger):
+    """Whether a handler of ``logger`` or of a logger it propagates to takes
+    records at its effective level."""
+    level = logger.getEffectiveLevel()
+    while logger is not None:
+        if any(handler.level <= level for handler in logger.handlers):
+            return True
+        if not logger.propagate:
+            return False
+        logger = logger.parent
+    return False
+
+
 def _direct_handler():
-    """Werkzeug's own stream handler when it is the only place an INFO record
-    of the "werkzeug" logger would go, else None (then every line takes the
-    full logging path)."""
+    """The stream handler an INFO record of the "werkzeug" logger would go
+    to, and only it, when the record would be written there unchanged (a
+    StreamHandler with nothing overridden, no formatter and no filter: the
+    one ``log`` or Werkzeug adds); else None (then every line takes the full
+    logging path)."""
     logger = _logger
     if logger.disabled or logger.filters or not logger.isEnabledFor(logging.INFO):
         return None
@@ -61,12 +112,19 @@ def _direct_handler():
     if len(handlers) != 1:
         return None
     handler = handlers[0]
-    if (type(handler) is not _ColorStreamHandler or handler.filters or handler.formatter
-            or handler.level > logging.INFO):
+    kind = type(handler)
+    if (not isinstance(handler, logging.StreamHandler) or kind.emit is not _EMIT
+            or kind.handle is not _HANDLE or kind.format is not _FORMAT or kind.flush is not _FLUSH
+            or handler.filters or handler.formatter or handler.level > logging.INFO
+            or handler.terminator != "\n"):
         return None
     if logger.propagate and logger.parent is not None and logger.parent.handlers:
         return None
     return handler
+
+
+_EMIT, _HANDLE = logging.StreamHandler.emit, logging.Handler.handle
+_FORMAT, _FLUSH = logging.Handler.format, logging.StreamHandler.flush
 
 
 class _AccessLog:
@@ -144,18 +202,18 @@ def request_text(method, target, version, code):
         return text
     code = str(code)
     if code.startswith("1"):
-        return _ansi_style(text, "bold")
+        return style(text, "bold")
     if code == "200":
         return text
     if code == "304":
-        return _ansi_style(text, "cyan")
+        return style(text, "cyan")
     if code.startswith("3"):
-        return _ansi_style(text, "green")
+        return style(text, "green")
     if code == "404":
-        return _ansi_style(text, "yellow")
+        return style(text, "yellow")
     if code.startswith("4"):
-        return _ansi_style(text, "bold", "red")
-    return _ansi_style(text, "bold", "magenta")
+        return style(text, "bold", "red")
+    return style(text, "bold", "magenta")
 
 
 def emit(type, line, args):
@@ -163,6 +221,6 @@ def emit(type, line, args):
     handler = _direct_handler() if type == "info" else None
     if handler is None:
         access_log.flush()
-        _log(type, line, *args)
+        log(type, line, *args)
         return
     access_log.add(handler, (line % args if args else line).rstrip())

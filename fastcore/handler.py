@@ -20,11 +20,10 @@ import sys
 from http.client import HTTPMessage
 
 from werkzeug.serving import WSGIRequestHandler as _WerkzeugHandler
-from werkzeug.serving import _ansi_style
 from werkzeug.wsgi import FileWrapper
 
 from fastcore import __version__
-from fastcore.access_log import clock, emit, request_text
+from fastcore.access_log import clock, emit, request_text, style
 from fastcore.connection import CLOSE, KEEP_ALIVE, LINGER
 from fastcore.errors import ParseError
 from fastcore.exchange import Context, Exchange, refusal
@@ -142,7 +141,7 @@ class WSGIRequestHandler(_WerkzeugHandler):
 
     def log_refusal(self, error):
         """The log line of a refused request (its status and reason)."""
-        self.log("info", '"%s" %s -', _ansi_style(f"bad request: {error.reason}", "bold", "red"),
+        self.log("info", '"%s" %s -', style(f"bad request: {error.reason}", "bold", "red"),
                  error.status)
 
     def head_timed_out(self):

@@ -26,9 +26,9 @@ import traceback
 from typing import TYPE_CHECKING, Any, Optional, Tuple, Union
 
 from werkzeug.serving import BaseWSGIServer as _WerkzeugServer
-from werkzeug.serving import ForkingMixIn, _ansi_style, generate_adhoc_ssl_context, load_ssl_context
+from werkzeug.serving import ForkingMixIn, generate_adhoc_ssl_context, load_ssl_context
 
-from fastcore.access_log import access_log, emit
+from fastcore.access_log import access_log, emit, style
 from fastcore.connection import CLOSE, Connection, TLSConnection
 from fastcore.handler import WSGIRequestHandler
 from fastcore.handoff import ThreadedLoop
@@ -278,7 +278,7 @@ class BaseWSGIServer(_WerkzeugServer):
         self._loop.taken_over(sock)
         if not self.multithread and not self.multiprocess and not self._warned_single:
             self._warned_single = True
-            self.log("warning", "%s", _ansi_style(
+            self.log("warning", "%s", style(
                 "A request took its connection over (a WebSocket): in single mode it holds "
                 "the server until it ends, and no other request is served meanwhile. "
                 "Serve with threads (drop --no-threads, or threaded=True).", "yellow"))

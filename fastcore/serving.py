@@ -11,11 +11,13 @@ import os
 import signal
 import sys
 import threading
+import traceback
 from typing import TYPE_CHECKING, Any, Iterable
 
-from werkzeug._internal import _log
-from werkzeug.serving import _ansi_style, is_running_from_reloader
+from werkzeug.serving import is_running_from_reloader
 
+from fastcore.access_log import log, style
+from fastcore.connection import TakenOver
 from fastcore.parser import PURE_REASON
 from fastcore.server import SSLContextArg, make_server
 
@@ -89,6 +91,33 @@ def _child_pids():
     return pids
 
 
+def _plain_tracebacks(app):
+    """The debugger's stand-in when werkzeug.debug is missing: an exception
+    the app raises before its response started is answered with a 500 whose
+    body is the traceback, as plain text (and written to wsgi.errors)."""
+
+    def application(environ, start_response):
+        app_iter = None
+        try:
+            app_iter = app(environ, start_response)
+            yield from app_iter
+        except TakenOver:  # the app's socket was taken over (a WebSocket): not an error
+            raise
+        except Exception:
+            text = traceback.format_exc()
+            environ["wsgi.errors"].write(text)
+            # Raises again (PEP 3333) if the response has started.
+            start_response("500 INTERNAL SERVER ERROR",
+                           [("Content-Type", "text/plain; charset=utf-8")], sys.exc_info())
+            yield text.encode()
+        finally:
+            close = getattr(app_iter, "close", None)
+            if close is not None:
+                close()
+
+    return application
+
+
 def run_simple(hostname: str, port: int, application: WSGIApplication,
                use_reloader: bool = False, use_debugger: bool = False, use_evalex: bool = True,
                extra_files: Iterable[str] | None = None,
@@ -124,11 +153,16 @@ def run_simple(hostname: str, port: int, application: WSGIApplication,
         from werkzeug.middleware.shared_data import SharedDataMiddleware
 
         application = SharedDataMiddleware(application, static_files)
+    debugger_missing = False
     if use_debugger:
-        from werkzeug.debug import DebuggedApplication
-
-        application = DebuggedApplication(application, evalex=use_evalex)
-        application.trusted_hosts.append(hostname)
+        try:
+            from werkzeug.debug import DebuggedApplication
+        except ImportError:  # its future in Werkzeug is under discussion
+            debugger_missing = True
+            application = _plain_tracebacks(application)
+        else:
+            application = DebuggedApplication(application, evalex=use_evalex)
+            application.trusted_hosts.append(hostname)
 
     fd = int(os.environ["WERKZEUG_SERVER_FD"]) if is_running_from_reloader() else None
     srv = make_server(hostname, port, application, threaded, processes, request_handler,
@@ -141,8 +175,11 @@ def run_simple(hostname: str, port: int, application: WSGIApplication,
     if not is_running_from_reloader():
         srv.log_startup()
         if PURE_REASON is not None:
-            _log("warning", " * Parser: pure Python, several times slower (%s)", PURE_REASON)
-        _log("info", _ansi_style("Press CTRL+C to quit", "yellow"))
+            log("warning", " * Parser: pure Python, several times slower (%s)", PURE_REASON)
+        if debugger_missing:
+            log("warning", " * Debugger: werkzeug.debug is not installed; an error shows its "
+                "traceback as plain text")
+        log("info", style("Press CTRL+C to quit", "yellow"))
 
     if use_reloader:
         from werkzeug._reloader import run_with_reloader

@@ -551,3 +551,78 @@ def test_what_load_app_takes_for_an_app_and_for_a_factory(tmp_path, monkeypatch)
     assert load_app("kinds:create_app") is kinds.decorated
     assert load_app("kinds:plain") is kinds.plain
     assert load_app("kinds:make_plain") is kinds.plain
+
+
+def test_without_werkzeug_debug_debug_serves_plain_tracebacks_with_the_reloader(run, tmp_path):
+    """--debug where werkzeug.debug cannot be imported (its future in Werkzeug
+    is under discussion): one line says so, the reloader still runs, and an
+    error answers a 500 with its traceback as text."""
+    (tmp_path / "broken.py").write_text(textwrap.dedent("""
+        def app(environ, start_response):
+            if environ["PATH_INFO"] == "/ok":
+                start_response("200 OK", [("Content-Type", "text/plain")])
+                return [b"fine"]
+            raise ZeroDivisionError("debug me")
+    """))
+    blocker = tmp_path / "block"  # its sitecustomize runs in the reloader's child too
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text("import sys\nsys.modules['werkzeug.debug'] = None\n")
+    port = _free_port()
+    server = run(*FASTCORE, "run", "broken:app", "--port", str(port), "--debug",
+                 env={"PYTHONPATH": str(blocker)})
+    output = server.wait_for("Press CTRL+C to quit")
+    assert output.count("werkzeug.debug is not installed") == 1
+    server.wait_for("Restarting with")
+    response = _get_until(f"http://127.0.0.1:{port}/", lambda r: r.status_code == 500)
+    assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert response.text.startswith("Traceback (most recent call last):")
+    assert response.text.rstrip().endswith("ZeroDivisionError: debug me")
+    assert requests.get(f"http://127.0.0.1:{port}/ok", timeout=5).text == "fine"
+    assert "Debugger PIN" not in server.output
+    assert server.stop() == 0
+
+
+# The private Werkzeug names fastcore uses, each kept because it is the
+# dependency the project builds on (Werkzeug's reloader); a change in one
+# must fail here, not at a user's import.
+PRIVATE_WERKZEUG_NAMES = {"werkzeug._reloader.run_with_reloader"}
+
+
+def test_fastcore_imports_no_other_private_werkzeug_name():
+    import ast
+    import pathlib
+
+    import fastcore
+
+    used = set()
+    for path in pathlib.Path(fastcore.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("werkzeug"):
+                names = [f"{node.module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names if alias.name.startswith("werkzeug")]
+            else:
+                continue
+            used.update(name for name in names
+                        if any(part.startswith("_") for part in name.split(".")))
+    assert used == PRIVATE_WERKZEUG_NAMES
+
+
+def test_the_werkzeug_names_fastcore_relies_on_are_there():
+    import importlib
+    import inspect
+
+    for name in PRIVATE_WERKZEUG_NAMES:
+        module, _, attribute = name.rpartition(".")
+        assert hasattr(importlib.import_module(module), attribute), name
+    from werkzeug._reloader import run_with_reloader
+
+    parameters = inspect.signature(run_with_reloader).parameters
+    # serving.run_simple passes these by name
+    for keyword in ("extra_files", "exclude_patterns", "interval", "reloader_type"):
+        assert keyword in parameters, keyword
+    import werkzeug.serving
+
+    for public in ("BaseWSGIServer", "WSGIRequestHandler", "ForkingMixIn", "is_ssl_error",
+                   "generate_adhoc_ssl_context", "load_ssl_context", "is_running_from_reloader"):
+        assert hasattr(werkzeug.serving, public), public
