@@ -1,11 +1,13 @@
 """The access log and the clock behind the Date header.
 
-Log lines go through the "werkzeug" logger, so code that configures or
-silences it keeps working. When nobody configured it (the usual case: only
-Werkzeug's own stream handler is attached), an access line is written to that
-handler's stream as-is, in batches, instead of one write and one LogRecord per
-request: a burst of requests costs one write. Whether that is the case is
-looked up once a second (``access_log.direct``), not for every line.
+Log lines go through the "werkzeug" logger, set up as Werkzeug sets it up
+(``log``), so code that configures or silences it keeps working. When nobody
+configured it (the usual case: only the plain stream handler ``log`` or
+Werkzeug attached), an access line is written to that handler's stream as-is,
+in batches, instead of one write and one LogRecord per request: a burst of
+requests costs one write. Whether that is the case is looked up once a second
+(``access_log.direct``), not for every line. The styles and escapes of the
+line are Werkzeug's, in fastcore's own code (Werkzeug keeps its private).
 """
 
 import importlib.util
@@ -128,7 +130,7 @@ _FORMAT, _FLUSH = logging.Handler.format, logging.StreamHandler.flush
 
 
 class _AccessLog:
-    """Access lines for Werkzeug's own handler, written in batches.
+    """Access lines for a plain stream handler (see _direct_handler), written in batches.
 
     A line is written at once when none was written in the last
     ``BATCH_SECONDS``; under load lines wait, and the server loop writes them
