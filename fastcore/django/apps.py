@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class FastcoreConfig(AppConfig):
+    name = "fastcore.django"
+    label = "fastcore"
+    verbose_name = "fastcore"

@@ -1,0 +1,327 @@
+"""``manage.py runserver`` served by fastcore, in a real Django project made by
+``django-admin startproject`` with ``"fastcore.django"`` first in
+INSTALLED_APPS: pages, static files, CSRF-checked forms, bodies and uploads
+read Django's way, the admin, Django's autoreloader and its signals, each
+through a real socket on 127.0.0.1."""
+
+import hashlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+import requests
+
+django = pytest.importorskip("django")
+
+VIEWS = textwrap.dedent('''
+    import hashlib
+    import threading
+    import time
+
+    from django.http import HttpResponse, JsonResponse
+    from django.middleware.csrf import get_token
+    from django.views.decorators.csrf import csrf_exempt
+
+    def page(request):
+        return HttpResponse("page version 1")
+
+    def form(request):
+        if request.method == "POST":
+            return HttpResponse("hello " + request.POST["name"])
+        return HttpResponse(get_token(request))
+
+    @csrf_exempt
+    def body(request):
+        data = request.body
+        return JsonResponse({"sha256": hashlib.sha256(data).hexdigest(), "length": len(data)})
+
+    @csrf_exempt
+    def upload(request):
+        data = request.FILES["file"].read()
+        return JsonResponse({"sha256": hashlib.sha256(data).hexdigest(), "length": len(data),
+                             "field": request.POST["field"]})
+
+    def sleep(request):
+        time.sleep(float(request.GET["s"]))
+        return HttpResponse("slept")
+''')
+
+URLS = textwrap.dedent('''
+    from django.contrib import admin
+    from django.urls import path
+
+    from pages import views
+
+    urlpatterns = [
+        path("admin/", admin.site.urls),
+        path("", views.page),
+        path("form/", views.form),
+        path("body/", views.body),
+        path("upload/", views.upload),
+        path("sleep/", views.sleep),
+    ]
+''')
+
+STYLESHEET = "body { color: rebeccapurple; }\n" * 40
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A new project (startproject), fastcore.django listed first, with an app
+    of views and a static file."""
+    root = tmp_path_factory.mktemp("django")
+    subprocess.run([sys.executable, "-m", "django", "startproject", "mysite", str(root)],
+                   check=True, timeout=60)
+    settings = root / "mysite" / "settings.py"
+    settings.write_text(settings.read_text().replace(
+        "INSTALLED_APPS = [", 'INSTALLED_APPS = [\n    "fastcore.django",\n    "pages",', 1))
+    app = root / "pages"
+    (app / "static" / "pages").mkdir(parents=True)
+    (app / "__init__.py").write_text("")
+    (app / "views.py").write_text(VIEWS)
+    (app / "static" / "pages" / "site.css").write_text(STYLESHEET)
+    (root / "mysite" / "urls.py").write_text(URLS)
+    return root
+
+
+def test_the_project_lists_fastcore_first(project):
+    text = (project / "mysite" / "settings.py").read_text()
+    apps = re.search(r"INSTALLED_APPS = \[(.*?)\]", text, re.S).group(1)
+    names = re.findall(r"['\"]([\w.]+)['\"]", apps)
+    assert names[0] == "fastcore.django" and "pages" in names
+
+
+class Runserver:
+    """``manage.py runserver PORT ...`` in its own session, its output collected."""
+
+    def __init__(self, project, *options, env=None, host="127.0.0.1"):
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family) as probe:
+            probe.bind((host, 0))
+            self.port = probe.getsockname()[1]
+        address = f"[{host}]" if ":" in host else host
+        self.url = f"http://{address}:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", f"{address}:{self.port}", *options],
+            cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}, start_new_session=True)
+        self._lines = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self._lines.append(line)
+
+    @property
+    def output(self):
+        return "".join(self._lines)
+
+    def wait_for(self, text, timeout=30):
+        deadline = time.monotonic() + timeout
+        while text not in self.output and time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert text in self.output, self.output
+        return self.output
+
+    def get_until(self, path, predicate, timeout=30):
+        """GET ``path`` until ``predicate(response)`` (the autoreloader
+        restarts the server in between); the last response."""
+        deadline = time.monotonic() + timeout
+        response = None
+        while time.monotonic() < deadline:
+            try:
+                response = requests.get(self.url + path, timeout=5)
+                if predicate(response):
+                    return response
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"{path}: {response and response.text!r}\n{self.output}")
+
+    def signal(self, signum, group=False):
+        """Send ``signum`` (to the whole session with ``group``, as a
+        terminal's Ctrl+C does); the exit status, within 10 s."""
+        if group:
+            os.killpg(self.proc.pid, signum)
+        else:
+            self.proc.send_signal(signum)
+        return self.proc.wait(10)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+        self._reader.join(5)
+
+
+@pytest.fixture
+def runserver(project):
+    started = []
+
+    def start(*options, env=None, host="127.0.0.1"):
+        server = Runserver(project, *options, env=env, host=host)
+        started.append(server)
+        server.wait_for("Quit the server with")
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def served(project):
+    """One runserver (threaded, with the autoreloader) for the tests that
+    only make requests."""
+    server = Runserver(project)
+    server.wait_for("Quit the server with")
+    server.get_until("/", lambda r: r.ok)
+    yield server
+    server.stop()
+
+
+def test_runserver_starts_as_django_s_with_its_checks_and_banner(served):
+    output = served.output
+    assert "Watching for file changes with StatReloader" in output  # Django's autoreloader
+    assert "Performing system checks..." in output
+    assert "System check identified no issues" in output
+    assert "unapplied migration(s)" in output  # the migration warning
+    assert f"Starting development server at http://127.0.0.1:{served.port}/" in output
+
+
+def test_a_page_is_served_by_fastcore_and_logged_as_runserver_logs_it(served):
+    response = requests.get(served.url + "/", timeout=5)
+    assert response.status_code == 200 and response.text == "page version 1"
+    assert response.headers["Server"].startswith("fastcore/")
+    served.wait_for('"GET / HTTP/1.1" 200 14')
+    assert re.search(r'^\[\d\d/\w{3}/\d{4} \d\d:\d\d:\d\d\] "GET / HTTP/1\.1" 200 14$',
+                     served.output, re.M), served.output
+    requests.get(served.url + "/nothere/", timeout=5)
+    served.wait_for('"GET /nothere/ HTTP/1.1" 404 ')
+
+
+def test_a_static_file_of_an_app_is_served(served):
+    response = requests.get(served.url + "/static/pages/site.css", timeout=5)
+    assert response.status_code == 200 and response.text == STYLESHEET
+    served.wait_for(f'"GET /static/pages/site.css HTTP/1.1" 200 {len(STYLESHEET)}')
+
+
+def test_a_form_post_passes_django_s_csrf_check(served):
+    session = requests.Session()
+    token = session.get(served.url + "/form/", timeout=5).text
+    refused = requests.post(served.url + "/form/", data={"name": "x"}, timeout=5)
+    assert refused.status_code == 403  # no token: Django's CSRF check refuses it
+    response = session.post(served.url + "/form/", timeout=5,
+                            data={"name": "Ada", "csrfmiddlewaretoken": token},
+                            headers={"Referer": served.url + "/form/"})
+    assert response.status_code == 200 and response.text == "hello Ada"
+
+
+def test_an_87_kb_body_arrives_whole_in_request_body(served):
+    # (Content-Length framed: Django reads CONTENT_LENGTH bytes and no more,
+    # so a chunked body reaches a Django view empty, under any server.)
+    body = os.urandom(87 * 1024)
+    response = requests.post(served.url + "/body/", data=body, timeout=10,
+                             headers={"Content-Type": "application/octet-stream"})
+    assert response.json() == {"sha256": hashlib.sha256(body).hexdigest(), "length": len(body)}
+
+
+def test_a_multipart_upload_arrives_whole_in_request_files(served):
+    content = os.urandom(300 * 1024)
+    response = requests.post(served.url + "/upload/", timeout=10, data={"field": "value"},
+                             files={"file": ("data.bin", content, "application/octet-stream")})
+    assert response.json() == {"sha256": hashlib.sha256(content).hexdigest(),
+                                "length": len(content), "field": "value"}
+
+
+def test_the_admin_login_page(served):
+    response = requests.get(served.url + "/admin/login/", timeout=5)
+    assert response.status_code == 200 and "Django administration" in response.text
+    assert "csrfmiddlewaretoken" in response.text
+
+
+def _slow_and_quick(server):
+    """Seconds a quick request took while a slow one (0.6 s) ran."""
+    slow = threading.Thread(target=requests.get, args=(server.url + "/sleep/?s=0.6",),
+                            kwargs={"timeout": 10})
+    slow.start()
+    time.sleep(0.15)
+    started = time.monotonic()
+    assert requests.get(server.url + "/", timeout=10).ok
+    took = time.monotonic() - started
+    slow.join()
+    return took
+
+
+def test_threaded_by_default_and_one_request_at_a_time_with_nothreading(runserver):
+    threaded = runserver("--noreload")
+    threaded.get_until("/", lambda r: r.ok)
+    assert _slow_and_quick(threaded) < 0.3
+    single = runserver("--noreload", "--nothreading")
+    single.get_until("/", lambda r: r.ok)
+    assert _slow_and_quick(single) > 0.3  # it waited for the slow one
+
+
+def test_an_edit_is_picked_up_and_a_syntax_error_does_not_kill_the_reloader(runserver, project):
+    views = project / "pages" / "views.py"
+    server = runserver()
+    server.get_until("/", lambda r: r.text == "page version 1")
+    try:
+        time.sleep(1.1)  # a new mtime for the stat reloader
+        views.write_text(VIEWS.replace("page version 1", "page version 2"))
+        server.get_until("/", lambda r: r.text == "page version 2")
+        time.sleep(1.1)
+        views.write_text(VIEWS.replace("def page(request):", "def page(request)"))
+        server.wait_for("SyntaxError")
+        time.sleep(1.1)
+        views.write_text(VIEWS.replace("page version 1", "page version 3"))
+        server.get_until("/", lambda r: r.text == "page version 3")
+        assert server.proc.poll() is None
+    finally:
+        views.write_text(VIEWS)
+    assert server.signal(signal.SIGINT, group=True) == 0  # Ctrl+C in its terminal
+
+
+def test_with_noreload_sigterm_exits_cleanly(runserver):
+    server = runserver("--noreload")
+    assert server.get_until("/", lambda r: r.ok).text == "page version 1"
+    assert server.signal(signal.SIGTERM) == 0
+    assert "Traceback" not in server.output
+
+
+def test_sigterm_under_the_autoreloader_exits_cleanly(runserver):
+    server = runserver()
+    server.get_until("/", lambda r: r.ok)
+    assert server.signal(signal.SIGTERM, group=True) == 0
+    assert "Traceback" not in server.output
+
+
+def test_fastcore_disable_runs_django_s_own_server(runserver):
+    server = runserver("--noreload", env={"FASTCORE_DISABLE": "1"})
+    response = server.get_until("/", lambda r: r.ok)
+    assert response.headers["Server"].startswith("WSGIServer/")
+
+
+def test_an_ipv6_address_and_port(runserver):
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no ::1 here")
+    server = runserver("--noreload", host="::1")
+    server.wait_for(f"Starting development server at http://[::1]:{server.port}/")
+    response = server.get_until("/", lambda r: r.ok)
+    assert response.text == "page version 1" and response.headers["Server"].startswith("fastcore/")
