@@ -71,6 +71,10 @@ REQUESTS = {**corpus.REQUESTS, "many_fields_50": corpus.MANY_FIELDS}
 CHUNK_SIZES = (64, 4096, 65536)
 
 _PY = "import sys\nsys.path.insert(0, {here!r})\nfrom load_apps import {app} as app\n"
+_RUNSERVER = ("import os, sys\nsys.path.insert(0, os.path.join({here!r}, 'django_site'))\n"
+              "os.environ.update(DJANGO_SETTINGS_MODULE='bench_settings', FASTCORE_DISABLE={disable})\n"
+              "from django.core.management import execute_from_command_line\n"
+              "execute_from_command_line(['manage.py', 'runserver', '127.0.0.1:{port}', '--noreload'])")
 SERVERS = {  # name -> (module that must import, pip name, how to start it)
     # fastcore as its users run it: the CLI's defaults (threads, access log on).
     "fastcore_threaded": ("fastcore", "fastcore-wsgi",
@@ -114,16 +118,27 @@ SERVERS = {  # name -> (module that must import, pip name, how to start it)
                             ["-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", "100",
                              "--access-logfile", "-", "-b", "127.0.0.1:{port}",
                              "load_apps:{app}"]),
+    # A Django project's `manage.py runserver` (django_site/), as its users
+    # start it: Django's own server, and fastcore's (fastcore.django, first in
+    # its INSTALLED_APPS). Both threaded, logging every request; no reloader.
+    "django_runserver": ("django", "django", _RUNSERVER.replace("{disable}", "'1'")),
+    "fastcore_runserver": ("django", "django", _RUNSERVER.replace("{disable}", "''")),
 }
+# The Django project's view (a small page) and a static file (10 KB, served by staticfiles).
+DJANGO_APPS = ("django_view", "django_static")
+DJANGO_PATHS = {"django_view": b"/", "django_static": b"/static/site.css"}
 APPS = ("hello", "flask_hello", "big", "upload", "get_1k", "get_10k", "echo_1k", "echo_10k",
-        "echo_100k", "static_50k", "file_wrapper_50k", "flask_json", "sleep_10ms")
+        "echo_100k", "static_50k", "file_wrapper_50k", "flask_json", "sleep_10ms", *DJANGO_APPS)
 LOADS = {"keepalive_c1": (1, True), "keepalive_c10": (10, True), "keepalive_c50": (50, True),
          "close_c10": (10, False), "keepalive_c100": (100, True), "keepalive_c512": (512, True)}
 # The loads an app is measured under; the others: keep-alive over 10 connections.
 APP_LOADS = {"hello": ("keepalive_c1", "keepalive_c10", "keepalive_c50", "close_c10"),
              "sleep_10ms": ("keepalive_c100", "keepalive_c512")}
-# Servers that run one app only (the peers' settings for it).
-ONE_APP = {"granian_blocking100": "sleep_10ms", "gunicorn_gthread100": "sleep_10ms"}
+# Servers that run some apps only (the peers' settings for them; the Django
+# project's runserver), and apps only some servers run (the project's pages).
+ONLY_APPS = {"granian_blocking100": ("sleep_10ms",), "gunicorn_gthread100": ("sleep_10ms",),
+             "django_runserver": DJANGO_APPS, "fastcore_runserver": DJANGO_APPS}
+ONLY_SERVERS = {app: ("django_runserver", "fastcore_runserver") for app in DJANGO_APPS}
 ECHO_SIZES = {"echo_1k": 1024, "echo_10k": 10240, "echo_100k": 102400}
 QUICK_SERVERS = ("fastcore_threaded", "werkzeug_threaded", "waitress")
 
@@ -320,7 +335,8 @@ def request_bytes(app, keep_alive):
         size = ECHO_SIZES[app]
         return (b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
                 b"Content-Length: %d\r\n%s\r\n%s" % (size, connection, b"e" * size))
-    path = load_apps.STATIC_PATH.encode() if app == "static_50k" else b"/"
+    path = (load_apps.STATIC_PATH.encode() if app == "static_50k"
+            else DJANGO_PATHS.get(app, b"/"))
     return b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n" % (path, connection)
 
 
@@ -433,7 +449,9 @@ def server_matrix(args):
         for app in apps:
             if app.startswith("flask_") and not installed("flask"):
                 continue
-            if ONE_APP.get(server, app) != app:
+            if app not in ONLY_APPS.get(server, (app,)):
+                continue
+            if server not in ONLY_SERVERS.get(app, (server,)):
                 continue
             loads = ("keepalive_c10",) if args.quick else APP_LOADS.get(app, ("keepalive_c10",))
             for load in loads:

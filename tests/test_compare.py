@@ -206,6 +206,35 @@ def test_each_app_answers_the_request_compare_sends(app, size):
         assert json.loads(responses[0][1])["message"] == "Hello, World!"
 
 
+@pytest.mark.parametrize("server", ["django_runserver", "fastcore_runserver"])
+def test_the_django_project_answers_on_both_runservers(server):
+    pytest.importorskip("django")
+    port = compare.free_port()
+    proc = compare.start_server(server, "django_view", port)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(compare.request_bytes("django_view", keep_alive=True))
+            (status, body), = _responses(sock, 1)
+            assert status == b"HTTP/1.1 200 OK" and body == b"Hello, World!"
+            sock.sendall(compare.request_bytes("django_static", keep_alive=True))
+            (status, body), = _responses(sock, 1)
+    finally:
+        compare.stop_process(proc)
+    css = os.path.join(compare.HERE, "django_site", "static", "site.css")
+    assert status == b"HTTP/1.1 200 OK"
+    with open(css, "rb") as f:
+        assert body == f.read()
+
+
+def test_the_django_pages_run_on_the_runservers_only():
+    args = compare.parse_args(["--only", "server", "--apps", "hello,django_view,django_static",
+                               "--servers", "fastcore_threaded,django_runserver,fastcore_runserver"])
+    matrix = {(server, app) for server, app, _ in compare.server_matrix(args)}
+    assert {app for server, app in matrix if server == "fastcore_threaded"} == {"hello"}
+    for server in ("django_runserver", "fastcore_runserver"):
+        assert {app for s, app in matrix if s == server} == {"django_view", "django_static"}
+
+
 def test_the_floor_probe_gets_only_the_loads_it_can_serve():
     args = compare.parse_args(["--only", "server", "--servers", "floor,fastcore_threaded"])
     matrix = compare.server_matrix(args)
