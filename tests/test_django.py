@@ -101,15 +101,16 @@ def test_the_project_lists_fastcore_first(project):
 class Runserver:
     """``manage.py runserver PORT ...`` in its own session, its output collected."""
 
-    def __init__(self, project, *options, env=None, host="127.0.0.1"):
+    def __init__(self, project, *options, env=None, host="127.0.0.1", port_only=False):
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         with socket.socket(family) as probe:
             probe.bind((host, 0))
             self.port = probe.getsockname()[1]
         address = f"[{host}]" if ":" in host else host
         self.url = f"http://{address}:{self.port}"
+        addrport = str(self.port) if port_only else f"{address}:{self.port}"
         self.proc = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", f"{address}:{self.port}", *options],
+            [sys.executable, "manage.py", "runserver", addrport, *options],
             cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}, start_new_session=True)
         self._lines = []
@@ -171,8 +172,8 @@ class Runserver:
 def runserver(project):
     started = []
 
-    def start(*options, env=None, host="127.0.0.1"):
-        server = Runserver(project, *options, env=env, host=host)
+    def start(*options, env=None, host="127.0.0.1", port_only=False):
+        server = Runserver(project, *options, env=env, host=host, port_only=port_only)
         started.append(server)
         server.wait_for("Quit the server with")
         return server
@@ -315,13 +316,22 @@ def test_fastcore_disable_runs_django_s_own_server(runserver):
     assert response.headers["Server"].startswith("WSGIServer/")
 
 
-def test_an_ipv6_address_and_port(runserver):
+@pytest.mark.parametrize("option", [None, "--ipv6"])
+def test_an_ipv6_address_and_port_or_ipv6_and_a_port(runserver, option):
     try:
         with socket.socket(socket.AF_INET6) as probe:
             probe.bind(("::1", 0))
     except OSError:
         pytest.skip("no ::1 here")
-    server = runserver("--noreload", host="::1")
+    options = ("--noreload",) if option is None else ("--noreload", option)
+    server = runserver(*options, host="::1", port_only=option is not None)
     server.wait_for(f"Starting development server at http://[::1]:{server.port}/")
     response = server.get_until("/", lambda r: r.ok)
     assert response.text == "page version 1" and response.headers["Server"].startswith("fastcore/")
+
+
+def test_skip_checks_and_nostatic(runserver):
+    server = runserver("--noreload", "--skip-checks", "--nostatic")
+    assert server.get_until("/", lambda r: r.ok).headers["Server"].startswith("fastcore/")
+    assert "Performing system checks" not in server.output
+    assert requests.get(server.url + "/static/pages/site.css", timeout=5).status_code == 404
