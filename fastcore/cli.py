@@ -186,6 +186,13 @@ def _size(value):
     return int(number) * scale
 
 
+def _count(value):
+    """A whole number of at least 1."""
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return int(value)
+
+
 def _paths(value):
     return [p for p in value.split(os.pathsep) if p]
 
@@ -218,6 +225,9 @@ def build_parser():
     run.add_argument("--threads", action=argparse.BooleanOptionalAction, default=True,
                      help="serve connections in threads (default: on)")
     run.add_argument("--processes", type=int, default=1, help="serve connections in up to N processes")
+    run.add_argument("--max-workers", type=_count, metavar="N",
+                     help="with threads: the most requests running at once (100); "
+                          "more wait, their connections accepted")
     run.add_argument("--cert", help="TLS certificate file, or 'adhoc' for a temporary one")
     run.add_argument("--key", help="TLS key file (with --cert FILE)")
     run.add_argument("--static", action="append", type=_static, default=[], metavar="URL=DIR",
@@ -276,6 +286,10 @@ def main(argv=None):
     if args.threads and args.processes > 1:
         args.threads = False
     ssl_context = _ssl_context(args, parser)
+    if args.max_workers is not None and not args.threads:
+        parser.error("--max-workers sets the threads of threaded mode: drop --no-threads "
+                     "(and --processes)")
+    options = {} if args.max_workers is None else {"max_workers": args.max_workers}
     reload = args.debug if args.reload is None else args.reload
     from fastcore.serving import is_running_from_reloader, run_simple
 
@@ -299,7 +313,7 @@ def main(argv=None):
                static_files=dict(args.static) or None, ssl_context=ssl_context,
                extra_files=args.extra_files or None,
                exclude_patterns=args.exclude_patterns or None,
-               max_content_length=args.max_content_length)
+               max_content_length=args.max_content_length, **options)
     return 0
 
 

@@ -331,6 +331,49 @@ def test_cli_max_content_length(run):
     assert fits.status_code == 200 and "1000 bytes" in fits.text
 
 
+SLEEPER = textwrap.dedent("""
+    import time
+
+    def app(environ, start_response):
+        time.sleep(0.4)
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
+        return [b"slept"]
+""")
+
+
+def _three_at_once(port):
+    """Seconds until all of three concurrent requests to the sleeper are answered."""
+    started = time.monotonic()
+    threads = [threading.Thread(target=requests.get, args=(f"http://127.0.0.1:{port}/",),
+                                kwargs={"timeout": 10}) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.monotonic() - started
+
+
+def test_max_workers_bounds_the_requests_running_at_once(run, tmp_path):
+    (tmp_path / "sleeper.py").write_text(SLEEPER)
+    one, many = _free_port(), _free_port()
+    run(*FASTCORE, "run", "sleeper:app", "--port", str(one), "--max-workers", "1").wait_for(
+        "Running on")
+    run(*FASTCORE, "run", "sleeper:app", "--port", str(many)).wait_for("Running on")
+    assert _three_at_once(one) >= 1.1  # one after another: 3 x 0.4 s
+    assert _three_at_once(many) < 1.0  # side by side (100 by default)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--max-workers", "0"], "expected a whole number of at least 1"),
+    (["--max-workers", "two"], "expected a whole number of at least 1"),
+    (["--max-workers", "4", "--no-threads"], "--max-workers sets the threads of threaded mode"),
+])
+def test_max_workers_refuses_a_count_it_cannot_use(tmp_path, argv, message):
+    result = subprocess.run([*FASTCORE, "run", *argv], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode == 2 and message in result.stderr
+
+
 @pytest.mark.parametrize("value, size", [("1048576", 1 << 20), ("512K", 512 << 10),
                                          ("10m", 10 << 20), ("1G", 1 << 30)])
 def test_size_option_values(value, size):
