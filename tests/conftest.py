@@ -44,7 +44,10 @@ import select  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
+
+import requests  # noqa: E402
 
 SERVE = str(Path(__file__).resolve().parent / "serve.py")
 
@@ -198,3 +201,62 @@ def recv_until_closed(sock, timeout=5):
             break
         chunks.append(data)
     return b"".join(chunks)
+
+
+class Process:
+    """A command whose output (stdout and stderr) is collected by a thread;
+    with ``session``, in a session of its own (its group can be signalled)."""
+
+    def __init__(self, args, cwd, env=None, session=False):
+        self.proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True,
+                                     env={**os.environ, **(env or {})},
+                                     start_new_session=session)
+        self._lines = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self._lines.append(line)
+
+    @property
+    def output(self):
+        return "".join(self._lines)
+
+    def wait_for(self, text, timeout=20):
+        deadline = time.monotonic() + timeout
+        while text not in self.output and time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self._reader.join(1)
+                break
+            time.sleep(0.05)
+        assert text in self.output, self.output
+        return self.output
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._reader.join(5)
+        return self.proc.returncode
+
+
+def get_until(url, predicate, timeout=30):
+    """GET ``url`` until the response satisfies ``predicate`` (a reloader
+    restarts the server in between); the last response (None if none came)."""
+    deadline = time.monotonic() + timeout
+    response = None
+    while time.monotonic() < deadline:
+        try:
+            response = requests.get(url, timeout=5)
+            if predicate(response):
+                break
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    return response

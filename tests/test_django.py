@@ -18,6 +18,8 @@ import time
 import pytest
 import requests
 
+from conftest import Process, get_until
+
 django = pytest.importorskip("django")
 
 VIEWS = textwrap.dedent('''
@@ -98,7 +100,7 @@ def test_the_project_lists_fastcore_first(project):
     assert names[0] == "fastcore.django" and "pages" in names
 
 
-class Runserver:
+class Runserver(Process):
     """``manage.py runserver PORT ...`` in its own session, its output collected."""
 
     def __init__(self, project, *options, env=None, host="127.0.0.1", port_only=False):
@@ -109,45 +111,17 @@ class Runserver:
         address = f"[{host}]" if ":" in host else host
         self.url = f"http://{address}:{self.port}"
         addrport = str(self.port) if port_only else f"{address}:{self.port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", addrport, *options],
-            cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}, start_new_session=True)
-        self._lines = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self._lines.append(line)
-
-    @property
-    def output(self):
-        return "".join(self._lines)
-
-    def wait_for(self, text, timeout=30):
-        deadline = time.monotonic() + timeout
-        while text not in self.output and time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        assert text in self.output, self.output
-        return self.output
+        super().__init__([sys.executable, "manage.py", "runserver", addrport, *options],
+                         cwd=project, env={"PYTHONUNBUFFERED": "1", **(env or {})},
+                         session=True)
 
     def get_until(self, path, predicate, timeout=30):
         """GET ``path`` until ``predicate(response)`` (the autoreloader
-        restarts the server in between); the last response."""
-        deadline = time.monotonic() + timeout
-        response = None
-        while time.monotonic() < deadline:
-            try:
-                response = requests.get(self.url + path, timeout=5)
-                if predicate(response):
-                    return response
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"{path}: {response and response.text!r}\n{self.output}")
+        restarts the server in between); that response."""
+        response = get_until(self.url + path, predicate, timeout)
+        assert response is not None and predicate(response), (
+            f"{path}: {response and response.text!r}\n{self.output}")
+        return response
 
     def signal(self, signum, group=False):
         """Send ``signum`` (to the whole session with ``group``, as a
@@ -158,7 +132,7 @@ class Runserver:
             self.proc.send_signal(signum)
         return self.proc.wait(10)
 
-    def stop(self):
+    def stop(self):  # the autoreloader's child too: the whole session
         if self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)

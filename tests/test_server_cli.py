@@ -3,7 +3,6 @@ subprocess on an ephemeral port of 127.0.0.1."""
 
 import importlib.metadata
 import os
-import signal
 import socket
 import ssl
 import subprocess
@@ -15,54 +14,13 @@ import time
 import pytest
 import requests
 
-from conftest import read_responses, recv_until_closed
+from conftest import Process, get_until, read_responses, recv_until_closed
 
 
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-class Process:
-    """A command whose output (stdout and stderr) is collected by a thread."""
-
-    def __init__(self, args, cwd, env=None):
-        self.proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True,
-                                     env={**os.environ, **(env or {})})
-        self._lines = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self._lines.append(line)
-
-    @property
-    def output(self):
-        return "".join(self._lines)
-
-    def wait_for(self, text, timeout=20):
-        deadline = time.monotonic() + timeout
-        while text not in self.output and time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                self._reader.join(1)
-                break
-            time.sleep(0.05)
-        assert text in self.output, self.output
-        return self.output
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._reader.join(5)
-        return self.proc.returncode
 
 
 @pytest.fixture
@@ -477,22 +435,6 @@ def test_a_factory_named_without_parentheses_is_called(run, tmp_path, spec):
     assert requests.get(f"http://127.0.0.1:{port}/", timeout=5).text == "made by create_app"
 
 
-def _get_until(url, predicate, timeout=30):
-    """GET ``url`` until the response satisfies ``predicate`` (the reloader
-    restarts the server in between); the last response."""
-    deadline = time.monotonic() + timeout
-    response = None
-    while time.monotonic() < deadline:
-        try:
-            response = requests.get(url, timeout=5)
-            if predicate(response):
-                break
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    return response
-
-
 @pytest.mark.parametrize("flag", ["--debug", "--reload"])
 def test_a_save_that_breaks_the_app_keeps_the_server_running(run, tmp_path, flag):
     """As under `flask run --debug`: the error is shown (the debugger's page
@@ -512,7 +454,7 @@ def test_a_save_that_breaks_the_app_keeps_the_server_running(run, tmp_path, flag
     assert requests.get(url, timeout=5).text == "one"
     time.sleep(1.2)  # the stat reloader compares modification times to the second
     app_file.write_text("def app(environ, start_response)\n    return []\n")
-    broken = _get_until(url, lambda r: r.status_code == 500)
+    broken = get_until(url, lambda r: r.status_code == 500)
     assert broken.status_code == 500
     if flag == "--debug":
         assert "SyntaxError" in broken.text and "Werkzeug Debugger" in broken.text
@@ -520,7 +462,7 @@ def test_a_save_that_breaks_the_app_keeps_the_server_running(run, tmp_path, flag
     assert "importing edited.py failed: SyntaxError" in server.output
     time.sleep(1.2)
     app_file.write_text(good.replace("VERSION", "two"))
-    assert _get_until(url, lambda r: r.text == "two").text == "two"
+    assert get_until(url, lambda r: r.text == "two").text == "two"
     assert server.stop() == 0
 
 
@@ -564,7 +506,7 @@ def test_run_simple_with_the_debugger_leaves_the_app_alone(run, tmp_path):
     port = _free_port()
     server = run(*FASTCORE, "run", "debugflag:app", "--port", str(port), "--debug")
     server.wait_for("Running on")
-    assert _get_until(f"http://127.0.0.1:{port}/", lambda r: r.ok).text == "debug=True"
+    assert get_until(f"http://127.0.0.1:{port}/", lambda r: r.ok).text == "debug=True"
 
 
 def test_what_load_app_takes_for_an_app_and_for_a_factory(tmp_path, monkeypatch):
@@ -616,7 +558,7 @@ def test_without_werkzeug_debug_debug_serves_plain_tracebacks_with_the_reloader(
     output = server.wait_for("Press CTRL+C to quit")
     assert output.count("werkzeug.debug is not installed") == 1
     server.wait_for("Restarting with")
-    response = _get_until(f"http://127.0.0.1:{port}/", lambda r: r.status_code == 500)
+    response = get_until(f"http://127.0.0.1:{port}/", lambda r: r.status_code == 500)
     assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
     assert response.text.startswith("Traceback (most recent call last):")
     assert response.text.rstrip().endswith("ZeroDivisionError: debug me")
