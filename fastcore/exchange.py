@@ -59,8 +59,9 @@ def _end_taken_over(sock):
     down first: that wakes a thread of the app's still blocked reading the
     socket (simple-websocket's, which then closes it) and lets one still
     writing (the reply to a client's close frame) finish. What is open after
-    a moment is shut down and closed here."""
-    if sock.fileno() == -1:
+    a moment is shut down and closed here. A socket the app said it keeps
+    (``outlives_request``) is left to it."""
+    if sock.fileno() == -1 or sock.outlives_request:
         return
     _shutdown(sock, socket.SHUT_RD)
     give_up = time.monotonic() + TAKEN_OVER_GRACE

@@ -276,7 +276,8 @@ class BaseWSGIServer(_WerkzeugServer):
     def _taken_over(self, sock):
         """An app took a connection over (in the thread running it)."""
         self._loop.taken_over(sock)
-        if not self.multithread and not self.multiprocess and not self._warned_single:
+        if (not self.multithread and not self.multiprocess and not self._warned_single
+                and not sock.outlives_request):
             self._warned_single = True
             self.log("warning", "%s", style(
                 "A request took its connection over (a WebSocket): in single mode it holds "

@@ -34,6 +34,9 @@ class _Watched:
     taken_over = False
     first_sent = None  # the first bytes the app sent after the takeover
     app_timeout = False  # the app set a timeout or blocking mode of its own
+    # The app keeps the connection after its call returns (live reload's event
+    # streams, set before the takeover): the server neither waits nor closes it.
+    outlives_request = False
 
     def _take(self):
         hook = self.on_takeover
