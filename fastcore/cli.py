@@ -239,6 +239,11 @@ def build_parser():
     run.add_argument("--factory", action="store_true", help="APP names a factory to call")
     run.add_argument("--max-content-length", type=_size, metavar="SIZE",
                      help="answer 413 to request bodies larger than SIZE (e.g. 10M; default: no limit)")
+    run.add_argument("--live-reload", action="store_true",
+                     help="the browser follows every save: reloads the page, swaps a stylesheet "
+                          "(turns on --reload)")
+    run.add_argument("--live-reload-dir", action="append", default=[], metavar="DIR",
+                     help="with --live-reload: a folder whose changes reload the page (repeatable)")
     commands.add_parser("flask", help="run Flask's command line (e.g. `flask run`), served by fastcore")
     return parser
 
@@ -260,6 +265,49 @@ def _ssl_context(args, parser):
     return (args.cert, args.key)
 
 
+def _check_live_reload(error, processes, reload):
+    """Refuse live reload where it cannot run, in one line (``error`` exits)."""
+    from fastcore.live import MISSING_WATCHDOG, have_watchdog
+
+    if processes > 1:
+        error("--live-reload holds each tab's event stream in the serving process: "
+              "drop --processes")
+    if reload is False:
+        error("--live-reload restarts the server when code changes: drop --no-reload")
+    if not have_watchdog():
+        error(MISSING_WATCHDOG)
+
+
+def _add_live_reload_to_flask_run():
+    """`flask run --live-reload [--live-reload-dir DIR]`: the options pass to
+    run_simple through the environment, as the reloader's child needs them."""
+    import click
+    from flask.cli import run_command
+
+    def error(message):
+        raise click.UsageError(message)
+
+    callback = run_command.callback
+
+    def run(live_reload, live_reload_dir, **kwargs):
+        if live_reload_dir and not live_reload:
+            error("--live-reload-dir needs --live-reload")
+        if live_reload:
+            _check_live_reload(error, 1, kwargs.get("reload"))
+            os.environ["FASTCORE_LIVE_RELOAD"] = "1"
+            os.environ["FASTCORE_LIVE_RELOAD_DIRS"] = os.pathsep.join(live_reload_dir)
+            kwargs["reload"] = True
+        return callback(**kwargs)
+
+    run_command.params += [
+        click.Option(["--live-reload"], is_flag=True,
+                     help="fastcore: the browser follows every save (turns on --reload)."),
+        click.Option(["--live-reload-dir"], multiple=True, type=click.Path(file_okay=False),
+                     help="fastcore: with --live-reload, a folder whose changes reload the page."),
+    ]
+    run_command.callback = run
+
+
 def run_flask(args):
     from fastcore.patch import patch_werkzeug
 
@@ -268,6 +316,7 @@ def run_flask(args):
                          "Flask is not installed: pip install flask\n")
         return 2
     patch_werkzeug()
+    _add_live_reload_to_flask_run()
     from flask.cli import cli
 
     # sys.argv stays as it is: the reloader re-runs this command from it
@@ -290,7 +339,11 @@ def main(argv=None):
         parser.error("--max-workers sets the threads of threaded mode: drop --no-threads "
                      "(and --processes)")
     options = {} if args.max_workers is None else {"max_workers": args.max_workers}
-    reload = args.debug if args.reload is None else args.reload
+    if args.live_reload_dir and not args.live_reload:
+        parser.error("--live-reload-dir needs --live-reload")
+    if args.live_reload:
+        _check_live_reload(parser.error, args.processes, args.reload)
+    reload = args.live_reload or (args.debug if args.reload is None else args.reload)
     from fastcore.serving import is_running_from_reloader, run_simple
 
     try:
@@ -313,7 +366,8 @@ def main(argv=None):
                static_files=dict(args.static) or None, ssl_context=ssl_context,
                extra_files=args.extra_files or None,
                exclude_patterns=args.exclude_patterns or None,
-               max_content_length=args.max_content_length, **options)
+               max_content_length=args.max_content_length, live_reload=args.live_reload,
+               live_reload_dirs=args.live_reload_dir, **options)
     return 0
 
 

@@ -7,6 +7,7 @@ and leaves the child serving).
 
 from __future__ import annotations
 
+import html
 import os
 import signal
 import sys
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from werkzeug.serving import is_running_from_reloader
 
+import fastcore.live
 from fastcore.access_log import log, style
 from fastcore.connection import TakenOver
 from fastcore.parser import PURE_REASON
@@ -91,29 +93,50 @@ def _child_pids():
     return pids
 
 
-def _plain_tracebacks(app):
-    """The debugger's stand-in when werkzeug.debug is missing: an exception
-    the app raises before its response started is answered with a 500 whose
-    body is the traceback, as plain text (and written to wsgi.errors)."""
+def _live_reload_folders(app, static_files, dirs, processes):
+    """The folders live reload watches for ``app``, once it is known it can
+    run; a Flask app is set to serve each saved template (its debug mode
+    stays as it is)."""
+    if processes > 1:
+        raise ValueError("live reload holds each tab's event stream in the serving process: "
+                         "it cannot serve with processes > 1")
+    if not fastcore.live.have_watchdog():
+        raise RuntimeError(fastcore.live.MISSING_WATCHDOG)
+    dirs = [*(dirs or ()),
+            *filter(None, os.environ.get("FASTCORE_LIVE_RELOAD_DIRS", "").split(os.pathsep))]
+    flask = fastcore.live.flask_app(app)
+    if flask is not None:
+        flask.config["TEMPLATES_AUTO_RELOAD"] = True
+        if "jinja_env" in vars(flask):  # made already: it read the setting
+            flask.jinja_env.auto_reload = True
+    return fastcore.live.folders(app, static_files, dirs)
+
+
+def _traceback_pages(app):
+    """The debugger's stand-in (when werkzeug.debug is missing, and under live
+    reload without --debug): an exception the app raises before it returns
+    its response is answered with a 500 page that shows the traceback (also
+    written to wsgi.errors). The page is HTML, so live reload's tag goes in
+    it and the tab recovers on the next save. The app's own response passes
+    through untouched (a file wrapper still reaches sendfile)."""
 
     def application(environ, start_response):
-        app_iter = None
         try:
-            app_iter = app(environ, start_response)
-            yield from app_iter
+            return app(environ, start_response)
         except TakenOver:  # the app's socket was taken over (a WebSocket): not an error
             raise
-        except Exception:
+        except Exception as e:
             text = traceback.format_exc()
             environ["wsgi.errors"].write(text)
+            summary = html.escape(traceback.format_exception_only(type(e), e)[-1].strip())
+            page = (f"<!doctype html>\n<html lang=en>\n<title>500 {summary}</title>\n"
+                    f"<h1>500 Internal Server Error</h1>\n<p>{summary}</p>\n"
+                    f"<pre>{html.escape(text)}</pre>\n").encode()
             # Raises again (PEP 3333) if the response has started.
             start_response("500 INTERNAL SERVER ERROR",
-                           [("Content-Type", "text/plain; charset=utf-8")], sys.exc_info())
-            yield text.encode()
-        finally:
-            close = getattr(app_iter, "close", None)
-            if close is not None:
-                close()
+                           [("Content-Type", "text/html; charset=utf-8"),
+                            ("Content-Length", str(len(page)))], sys.exc_info())
+            return [page]
 
     return application
 
@@ -126,6 +149,7 @@ def run_simple(hostname: str, port: int, application: WSGIApplication,
                request_handler: type[WSGIRequestHandler] | None = None,
                static_files: dict[str, str | tuple[str, str]] | None = None,
                passthrough_errors: bool = False, ssl_context: SSLContextArg = None,
+               live_reload: bool | None = None, live_reload_dirs: Iterable[str] | None = None,
                **options: Any) -> None:
     """Start a development server for ``application``: Werkzeug's run_simple,
     with the same parameters and behaviour, served by fastcore.
@@ -146,9 +170,20 @@ def run_simple(hostname: str, port: int, application: WSGIApplication,
     :param static_files: URL prefix -> directory, served by SharedDataMiddleware.
     :param passthrough_errors: let app errors crash the server instead of a 500.
     :param ssl_context: an SSLContext, a (cert, key) tuple, or ``"adhoc"``.
+    :param live_reload: the browser follows every save (turns the reloader on).
+        None: on when the environment variable ``FASTCORE_LIVE_RELOAD`` is ``1``
+        (``fastcore flask run --live-reload`` sets it).
+    :param live_reload_dirs: more folders whose changes reload the page
+        (``FASTCORE_LIVE_RELOAD_DIRS``, separated by ``os.pathsep``, adds to them).
     """
     if not isinstance(port, int):
         raise TypeError("port must be an integer")
+    if live_reload is None:
+        live_reload = os.environ.get("FASTCORE_LIVE_RELOAD") == "1"
+    live = None
+    if live_reload:
+        use_reloader = True
+        watched = _live_reload_folders(application, static_files, live_reload_dirs, processes)
     if static_files:
         from werkzeug.middleware.shared_data import SharedDataMiddleware
 
@@ -159,10 +194,15 @@ def run_simple(hostname: str, port: int, application: WSGIApplication,
             from werkzeug.debug import DebuggedApplication
         except ImportError:  # its future in Werkzeug is under discussion
             debugger_missing = True
-            application = _plain_tracebacks(application)
+            application = _traceback_pages(application)
         else:
             application = DebuggedApplication(application, evalex=use_evalex)
             application.trusted_hosts.append(hostname)
+    elif live_reload and not passthrough_errors:  # the page shows what a save broke
+        application = _traceback_pages(application)
+    if live_reload:
+        live = fastcore.live.Live(application, watched)
+        application = live.app
 
     fd = int(os.environ["WERKZEUG_SERVER_FD"]) if is_running_from_reloader() else None
     srv = make_server(hostname, port, application, threaded, processes, request_handler,
@@ -186,6 +226,8 @@ def run_simple(hostname: str, port: int, application: WSGIApplication,
 
         if is_running_from_reloader():
             _stop_on_signals(srv, then_exit=True)
+            if live is not None:
+                live.start()
         else:
             _forward_signals_to_children()
         try:
@@ -193,6 +235,8 @@ def run_simple(hostname: str, port: int, application: WSGIApplication,
                               exclude_patterns=exclude_patterns, interval=reloader_interval,
                               reloader_type=reloader_type)
         finally:
+            if live is not None:
+                live.stop()  # the tabs' streams close now, not when the process is gone
             srv.server_close()
     else:
         _stop_on_signals(srv)

@@ -1,6 +1,7 @@
 """The command line, Flask's one-line switch, the reloader and TLS, each in a real
 subprocess on an ephemeral port of 127.0.0.1."""
 
+import html
 import importlib.metadata
 import os
 import socket
@@ -14,13 +15,7 @@ import time
 import pytest
 import requests
 
-from conftest import Process, get_until, read_responses, recv_until_closed
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from conftest import Process, free_port, get_until, read_responses, recv_until_closed
 
 
 @pytest.fixture
@@ -41,7 +36,7 @@ FASTCORE = [sys.executable, "-m", "fastcore"]
 
 
 def test_cli_serves_the_demo_app(run):
-    port = _free_port()
+    port = free_port()
     server = run(*FASTCORE, "run", "--port", str(port))
     server.wait_for(f"Running on http://127.0.0.1:{port}")
     page = requests.get(f"http://127.0.0.1:{port}/hello?x=1", timeout=5)
@@ -81,12 +76,12 @@ def test_cli_loads_a_file_and_a_factory(run, tmp_path):
             return app
         app = make("from file")
     """))
-    port = _free_port()
+    port = free_port()
     server = run(*FASTCORE, "run", "mysite.py", "--port", str(port), "--no-threads")
     server.wait_for("Running on")
     assert requests.get(f"http://127.0.0.1:{port}/", timeout=5).text == "from file"
     server.stop()
-    port = _free_port()
+    port = free_port()
     server = run(*FASTCORE, "run", "mysite:make('hello')", "--port", str(port))
     server.wait_for("Running on")
     assert requests.get(f"http://127.0.0.1:{port}/", timeout=5).text == "hello"
@@ -103,7 +98,7 @@ def index():
 
 
 def test_patch_werkzeug_makes_app_run_use_fastcore(run, tmp_path):
-    port = _free_port()
+    port = free_port()
     (tmp_path / "flaskapp.py").write_text(FLASK_APP.replace("VERSION", "one") + textwrap.dedent(f"""
         if __name__ == "__main__":
             import fastcore
@@ -119,7 +114,7 @@ def test_patch_werkzeug_makes_app_run_use_fastcore(run, tmp_path):
 def test_fastcore_flask_run_with_reload(run, tmp_path):
     app_file = tmp_path / "flaskapp.py"
     app_file.write_text(FLASK_APP.replace("VERSION", "one"))
-    port = _free_port()
+    port = free_port()
     server = run(*FASTCORE, "flask", "--app", "flaskapp", "run", "--port", str(port), "--reload",
                  env={"PYTHONDONTWRITEBYTECODE": "1"})
     server.wait_for("Restarting with")
@@ -143,7 +138,7 @@ def test_fastcore_flask_run_with_reload(run, tmp_path):
 
 
 def test_adhoc_tls_and_a_silent_client_blocks_no_one(run):
-    port = _free_port()
+    port = free_port()
     server = run(*FASTCORE, "run", "--port", str(port), "--cert", "adhoc", "--no-threads")
     server.wait_for(f"Running on https://127.0.0.1:{port}")
     silent = socket.create_connection(("127.0.0.1", port))  # connects, never says hello
@@ -155,7 +150,7 @@ def test_adhoc_tls_and_a_silent_client_blocks_no_one(run):
 
 
 def test_a_tls_port_probe_is_not_a_failed_handshake(run):
-    port = _free_port()
+    port = free_port()
     server = run(*FASTCORE, "run", "--port", str(port), "--cert", "adhoc")
     server.wait_for("Running on https://")
     for _ in range(3):
@@ -181,7 +176,7 @@ def test_a_websocket_over_tls(run, tmp_path):
             while True:
                 ws.send(ws.receive())
     """))
-    port = _free_port()
+    port = free_port()
     server = run(*FASTCORE, "run", "wsapp:app", "--port", str(port), "--cert", "adhoc")
     server.wait_for("Running on https://")
     context = ssl.create_default_context()
@@ -197,7 +192,7 @@ def test_a_websocket_over_tls(run, tmp_path):
 
 
 def test_plain_http_on_the_tls_port_is_refused(run):
-    port = _free_port()
+    port = free_port()
     server = run(*FASTCORE, "run", "--port", str(port), "--cert", "adhoc")
     server.wait_for("Running on https://")
     sock = socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -238,7 +233,7 @@ def test_debugger_shows_its_pin_and_catches_errors(run, tmp_path):
         def app(environ, start_response):
             raise ZeroDivisionError("debug me")
     """))
-    port = _free_port()
+    port = free_port()
     server = run(*FASTCORE, "run", "broken:app", "--port", str(port), "--debug")
     server.wait_for("Debugger PIN")
     assert "Restarting with" in server.output  # --debug turns on the reloader too
@@ -260,7 +255,7 @@ def test_debug_shows_the_debugger_for_a_flask_view_that_raises(run, tmp_path):
         def index():
             raise ZeroDivisionError("debug me")
     """))
-    port = _free_port()
+    port = free_port()
     server = run(*FASTCORE, "run", "flaskbroken:app", "--port", str(port), "--debug")
     server.wait_for("Debugger PIN")
     response = requests.get(f"http://127.0.0.1:{port}/", timeout=10)
@@ -271,7 +266,7 @@ def test_debug_shows_the_debugger_for_a_flask_view_that_raises(run, tmp_path):
 def test_cli_static_files(run, tmp_path):
     (tmp_path / "public").mkdir()
     (tmp_path / "public" / "hello.txt").write_text("static hello")
-    port = _free_port()
+    port = free_port()
     server = run(*FASTCORE, "run", "--port", str(port), "--static", "/files=public")
     server.wait_for("Running on")
     assert requests.get(f"http://127.0.0.1:{port}/files/hello.txt", timeout=5).text == "static hello"
@@ -279,7 +274,7 @@ def test_cli_static_files(run, tmp_path):
 
 
 def test_cli_max_content_length(run):
-    port = _free_port()
+    port = free_port()
     server = run(*FASTCORE, "run", "--port", str(port), "--max-content-length", "2K")
     server.wait_for("Running on")
     url = f"http://127.0.0.1:{port}/upload"
@@ -313,7 +308,7 @@ def _three_at_once(port):
 
 def test_max_workers_bounds_the_requests_running_at_once(run, tmp_path):
     (tmp_path / "sleeper.py").write_text(SLEEPER)
-    one, many = _free_port(), _free_port()
+    one, many = free_port(), free_port()
     run(*FASTCORE, "run", "sleeper:app", "--port", str(one), "--max-workers", "1").wait_for(
         "Running on")
     run(*FASTCORE, "run", "sleeper:app", "--port", str(many)).wait_for("Running on")
@@ -367,7 +362,7 @@ def test_version_names_fastcore_werkzeug_python_and_the_parser(tmp_path):
 
 
 def test_the_banner_says_when_the_parser_is_the_pure_one(run, tmp_path):
-    port = _free_port()
+    port = free_port()
     server = run(*FASTCORE, "run", "--port", str(port), env={"FASTCORE_NO_EXTENSIONS": "1"})
     output = server.wait_for("Press CTRL+C")
     assert "Parser: pure Python, several times slower (FASTCORE_NO_EXTENSIONS is set)" in output
@@ -429,7 +424,7 @@ def test_a_factory_named_without_parentheses_is_called(run, tmp_path, spec):
             app.add_url_rule("/", "index", lambda: "made by create_app")
             return app
     """))
-    port = _free_port()
+    port = free_port()
     server = run(*FASTCORE, "run", spec, "--port", str(port))
     server.wait_for("Running on")
     assert requests.get(f"http://127.0.0.1:{port}/", timeout=5).text == "made by create_app"
@@ -446,7 +441,7 @@ def test_a_save_that_breaks_the_app_keeps_the_server_running(run, tmp_path, flag
             return [b"VERSION"]
     """)
     app_file.write_text(good.replace("VERSION", "one"))
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/"
     server = run(*FASTCORE, "run", "edited.py", "--port", str(port), flag,
                  env={"PYTHONDONTWRITEBYTECODE": "1"})
@@ -490,7 +485,7 @@ def test_fastcore_flask_without_flask_says_what_to_install(tmp_path):
 def test_run_simple_with_the_debugger_leaves_the_app_alone(run, tmp_path):
     """Werkzeug's run_simple never touches the app; only the CLI's --debug
     puts a Flask app in debug mode."""
-    port = _free_port()
+    port = free_port()
     (tmp_path / "debugflag.py").write_text(textwrap.dedent(f"""
         from flask import Flask, current_app
         app = Flask(__name__)
@@ -503,7 +498,7 @@ def test_run_simple_with_the_debugger_leaves_the_app_alone(run, tmp_path):
     server.wait_for("Running on")
     assert requests.get(f"http://127.0.0.1:{port}/", timeout=5).text == "debug=False"
     server.stop()
-    port = _free_port()
+    port = free_port()
     server = run(*FASTCORE, "run", "debugflag:app", "--port", str(port), "--debug")
     server.wait_for("Running on")
     assert get_until(f"http://127.0.0.1:{port}/", lambda r: r.ok).text == "debug=True"
@@ -538,10 +533,10 @@ def test_what_load_app_takes_for_an_app_and_for_a_factory(tmp_path, monkeypatch)
     assert load_app("kinds:make_plain") is kinds.plain
 
 
-def test_without_werkzeug_debug_debug_serves_plain_tracebacks_with_the_reloader(run, tmp_path):
+def test_without_werkzeug_debug_debug_serves_traceback_pages_with_the_reloader(run, tmp_path):
     """--debug where werkzeug.debug cannot be imported (its future in Werkzeug
     is under discussion): one line says so, the reloader still runs, and an
-    error answers a 500 with its traceback as text."""
+    error answers a 500 page that shows its traceback."""
     (tmp_path / "broken.py").write_text(textwrap.dedent("""
         def app(environ, start_response):
             if environ["PATH_INFO"] == "/ok":
@@ -552,16 +547,19 @@ def test_without_werkzeug_debug_debug_serves_plain_tracebacks_with_the_reloader(
     blocker = tmp_path / "block"  # its sitecustomize runs in the reloader's child too
     blocker.mkdir()
     (blocker / "sitecustomize.py").write_text("import sys\nsys.modules['werkzeug.debug'] = None\n")
-    port = _free_port()
+    port = free_port()
     server = run(*FASTCORE, "run", "broken:app", "--port", str(port), "--debug",
                  env={"PYTHONPATH": str(blocker)})
     output = server.wait_for("Press CTRL+C to quit")
     assert output.count("werkzeug.debug is not installed") == 1
     server.wait_for("Restarting with")
     response = get_until(f"http://127.0.0.1:{port}/", lambda r: r.status_code == 500)
-    assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
-    assert response.text.startswith("Traceback (most recent call last):")
-    assert response.text.rstrip().endswith("ZeroDivisionError: debug me")
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert int(response.headers["Content-Length"]) == len(response.content)
+    assert "<p>ZeroDivisionError: debug me</p>" in response.text
+    traceback_text = html.unescape(response.text.partition("<pre>")[2].partition("</pre>")[0])
+    assert traceback_text.startswith("Traceback (most recent call last):")
+    assert 'raise ZeroDivisionError("debug me")' in traceback_text
     assert requests.get(f"http://127.0.0.1:{port}/ok", timeout=5).text == "fine"
     assert "Debugger PIN" not in server.output
     assert server.stop() == 0

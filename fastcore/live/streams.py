@@ -1,0 +1,162 @@
+"""Live reload's event streams: each open tab's Server-Sent Events connection,
+held by one thread.
+
+Strategy: the events endpoint takes its connection over (it writes the
+response head itself on ``environ["werkzeug.socket"]``, as a WebSocket app
+does), so the request returns at once and the server forgets the
+connection. A stream then holds no request, no worker and no loop turn:
+threaded, single-threaded and TLS servers alike go on serving. One daemon
+thread owns every stream: it sleeps in a selector until a tab goes away, a
+change is announced or the streams are closed, so an idle tab costs no CPU.
+Only that thread writes to or closes a stream socket.
+"""
+
+import email.utils
+import selectors
+import socket
+import threading
+
+from fastcore.connection import TakenOver
+
+__all__ = ["Streams"]
+
+# How long the browser waits before it reconnects a dropped stream (ms): a
+# restarting server's listening socket stays open, so the reconnection waits
+# in its backlog until the new process accepts it.
+RETRY_MS = 250
+# A tab that takes no bytes for this long is dropped (it reconnects).
+SEND_TIMEOUT = 2.0
+
+
+def event(name, data):
+    """One Server-Sent Event: its name and one line of data."""
+    return f"event: {name}\ndata: {data}\n\n".encode()
+
+
+class Streams:
+    """The open event streams of one server process, whose ``boot`` id each
+    new stream is told first (a tab that sees another id than the one its page
+    was served with knows the server restarted)."""
+
+    def __init__(self, boot):
+        self.boot = boot
+        self._lock = threading.Lock()
+        self._joining = []  # sockets taken over, not yet in the selector
+        self._outbox = []  # events to send to every stream
+        self._closing = False
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._count = 0
+        self._thread = None
+
+    @property
+    def count(self):
+        """How many tabs are listening."""
+        return self._count
+
+    def open(self, environ, start_response):
+        """The events endpoint (a WSGI app): write the stream's head and the
+        ``hello`` event on the connection's socket, taking it over, and hand it
+        to the streams' thread; the request ends at once."""
+        sock = environ.get("werkzeug.socket")
+        if sock is None:  # not served by fastcore's server (which gives the socket)
+            start_response("501 Not Implemented", [("Content-Type", "text/plain")])
+            return [b"live reload needs fastcore's server\n"]
+        head = ("HTTP/1.1 200 OK\r\n"
+                f"Server: {environ.get('SERVER_SOFTWARE', 'fastcore')}\r\n"
+                f"Date: {email.utils.formatdate(usegmt=True)}\r\n"
+                "Content-Type: text/event-stream\r\nCache-Control: no-store\r\n"
+                "Connection: close\r\n\r\n"
+                f"retry: {RETRY_MS}\n").encode("latin-1")
+        sock.outlives_request = True  # the server neither waits for it nor closes it
+        sock.sendall(head + event("hello", self.boot))  # the takeover
+        sock.settimeout(SEND_TIMEOUT)
+        with self._lock:
+            if self._closing:
+                sock.close()
+            else:
+                self._joining.append(sock)
+                self._start()
+        self._wake()
+        raise TakenOver  # the server sends nothing more on it, and forgets it
+
+    def send(self, name, data):
+        """Announce an event to every open stream."""
+        with self._lock:
+            if self._thread is None:
+                return
+            self._outbox.append(event(name, data))
+        self._wake()
+
+    def close(self):
+        """Close every stream now (the server is stopping or restarting)."""
+        with self._lock:
+            self._closing = True
+            thread = self._thread
+        self._wake()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=1.0)
+
+    def _start(self):
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, daemon=True,
+                                            name="fastcore-live-streams")
+            self._thread.start()
+
+    def _wake(self):
+        try:
+            self._wake_w.send(b"\0")
+        except BlockingIOError:  # a wake-up is pending already
+            pass
+
+    def _run(self):
+        selector = selectors.DefaultSelector()
+        selector.register(self._wake_r, selectors.EVENT_READ)
+        streams = set()
+        try:
+            while True:
+                for key, _ in selector.select():
+                    if key.fileobj is self._wake_r:
+                        _drain(self._wake_r)
+                    else:  # a tab closed its stream (a browser sends nothing else)
+                        _drop(selector, streams, key.fileobj)
+                with self._lock:
+                    joining, self._joining = self._joining, []
+                    outbox, self._outbox = self._outbox, []
+                    closing = self._closing
+                for sock in joining:
+                    streams.add(sock)
+                    selector.register(sock, selectors.EVENT_READ)
+                if closing:
+                    return
+                for message in outbox:
+                    for sock in list(streams):
+                        try:
+                            sock.sendall(message)
+                        except OSError:
+                            _drop(selector, streams, sock)
+                self._count = len(streams)
+        finally:
+            for sock in list(streams):
+                _drop(selector, streams, sock)
+            self._count = 0
+            selector.close()
+
+
+def _drain(sock):
+    try:
+        while sock.recv(4096):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def _drop(selector, streams, sock):
+    streams.discard(sock)
+    selector.unregister(sock)
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    sock.close()
