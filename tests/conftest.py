@@ -187,6 +187,13 @@ def process_stats(pid):
             "cpu": sum(int(t) for t in times) / os.sysconf("SC_CLK_TCK")}
 
 
+def free_port():
+    """A TCP port of 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def recv_until_closed(sock, timeout=5):
     """Everything the server sends until it closes the connection."""
     sock.settimeout(timeout)

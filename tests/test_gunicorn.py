@@ -15,7 +15,7 @@ import time
 import pytest
 import requests
 
-from conftest import LiveServer, recv_until_closed
+from conftest import LiveServer, free_port, recv_until_closed
 from fastcore.errors import HeaderFieldsTooLarge, URITooLong
 from vectors import INVALID
 
@@ -28,17 +28,11 @@ NO_CONTROL_SOCKET = (["--no-control-socket"] if any(
     setting.name == "control_socket_disable" for setting in KNOWN_SETTINGS) else [])
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Arbiter(LiveServer):
     """`gunicorn -k fastcore.gunicorn.Worker gunicorn_apps:app` with ``args``."""
 
     def __init__(self, tmp_path, *args, app="gunicorn_apps:app"):
-        port = _free_port()
+        port = free_port()
         log_path = tmp_path / "gunicorn.log"
         command = [sys.executable, "-m", "gunicorn", "-k", "fastcore.gunicorn.Worker",
                    "--bind", f"127.0.0.1:{port}", *NO_CONTROL_SOCKET, *args, app]
@@ -249,7 +243,7 @@ def test_app_errors_go_to_gunicorns_error_log(arbiter):
 def test_every_tcp_bind_answers_without_nagle(arbiter):
     """Several binds: each is served, and its connections have TCP_NODELAY
     (a response's last bytes are not held back waiting for an ACK)."""
-    second = _free_port()
+    second = free_port()
     server = arbiter("--bind", f"127.0.0.1:{second}")
     first = server.get().json()
     other = requests.get(f"http://127.0.0.1:{second}/", timeout=10).json()
