@@ -489,3 +489,23 @@ def test_without_watchdog_the_switch_says_what_to_install(tmp_path):
                             timeout=30, env={**os.environ, "PYTHONPATH": str(tmp_path)})
     assert result.returncode == 2
     assert "pip install 'fastcore-wsgi[live]'" in result.stderr
+
+
+def test_with_the_debugger_and_static_folders(serve, site, tmp_path):
+    assets = tmp_path / "assets"
+    assets.mkdir()
+    (assets / "extra.css").write_text("p { color: red }")
+    _, port = serve("run", "app.py", "--live-reload", "--debug", "--static",
+                    f"/assets={assets}", cwd=site.root)
+    url = f"http://127.0.0.1:{port}/"
+    stream = EventStream(port)
+    assert stream.next_event()[0] == "hello"
+    (assets / "extra.css").write_text("p { color: blue }")
+    assert stream.next_event() == ("css", '["/assets/extra.css"]')
+    assert requests.get(url + "assets/extra.css", timeout=5).text == "p { color: blue }"
+    stream.close()
+    site.write("app.py", "def broken(:\n")
+    page = get_until(url, lambda r: r.status_code == 500)
+    assert "__debugger__" in page.text and "SyntaxError" in page.text
+    assert page.text.count("data-boot=") == 1
+    assert page.headers["Content-Length"] == str(len(page.content))
