@@ -284,6 +284,9 @@ def _add_live_reload_to_flask_run():
     import click
     from flask.cli import run_command
 
+    if any(param.name == "live_reload" for param in run_command.params):
+        return  # added already (main called twice in one process)
+
     def error(message):
         raise click.UsageError(message)
 

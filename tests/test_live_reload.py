@@ -25,6 +25,7 @@ import live_apps
 from conftest import Process, free_port, get_until, process_stats, recv_until_closed
 from fastcore import make_server
 from fastcore.live import inject
+from fastcore.live import streams as streams_module
 from fastcore.live.inject import LiveReload
 from fastcore.live.streams import Streams
 from live_reload import Site
@@ -509,3 +510,29 @@ def test_with_the_debugger_and_static_folders(serve, site, tmp_path):
     assert "__debugger__" in page.text and "SyntaxError" in page.text
     assert page.text.count("data-boot=") == 1
     assert page.headers["Content-Length"] == str(len(page.content))
+
+
+def test_streams_past_the_limit_are_refused_and_close_ends_every_stream(monkeypatch):
+    monkeypatch.setattr(streams_module, "MAX_STREAMS", 2)
+    streams = Streams(BOOT)
+    server = make_server("127.0.0.1", 0, LiveReload(live_apps.app, streams), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        held = [EventStream(server.server_port) for _ in range(2)]
+        assert [stream.next_event() for stream in held] == [("hello", BOOT)] * 2
+        refused = fetch(server.server_port, request("GET", "/__fastcore__/events"))
+        assert refused.startswith(b"HTTP/1.1 503 ")
+        assert refused.endswith(b"2 live reload streams are open already\n")
+        streams.send("reload", '["x.html"]')
+        assert [stream.next_event() for stream in held] == [("reload", '["x.html"]')] * 2
+        assert streams.count == 2
+        held[0].close()  # a tab goes away: its stream is dropped
+        deadline = time.monotonic() + 5
+        while streams.count != 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert streams.count == 1
+        streams.close()
+        assert held[1].closed(timeout=1)
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -26,6 +26,9 @@ __all__ = ["Streams"]
 RETRY_MS = 250
 # A tab that takes no bytes for this long is dropped (it reconnects).
 SEND_TIMEOUT = 2.0
+# Each stream holds a descriptor for as long as its tab is open: past this
+# many, a new one is answered 503 (its EventSource retries).
+MAX_STREAMS = 256
 
 
 def event(name, data):
@@ -61,8 +64,11 @@ class Streams:
         to the streams' thread; the request ends at once."""
         sock = environ.get("werkzeug.socket")
         if sock is None:  # not served by fastcore's server (which gives the socket)
-            start_response("501 Not Implemented", [("Content-Type", "text/plain")])
-            return [b"live reload needs fastcore's server\n"]
+            return _refuse(start_response, "501 Not Implemented",
+                           "live reload needs fastcore's server")
+        if self._count + len(self._joining) >= MAX_STREAMS:
+            return _refuse(start_response, "503 Service Unavailable",
+                           f"{MAX_STREAMS} live reload streams are open already")
         head = ("HTTP/1.1 200 OK\r\n"
                 f"Server: {environ.get('SERVER_SOFTWARE', 'fastcore')}\r\n"
                 f"Date: {email.utils.formatdate(usegmt=True)}\r\n"
@@ -142,6 +148,13 @@ class Streams:
                 _drop(selector, streams, sock)
             self._count = 0
             selector.close()
+
+
+def _refuse(start_response, status, reason):
+    body = f"{reason}\n".encode()
+    start_response(status, [("Content-Type", "text/plain; charset=utf-8"),
+                            ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def _drain(sock):
