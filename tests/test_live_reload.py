@@ -28,6 +28,7 @@ from fastcore.live import inject
 from fastcore.live import streams as streams_module
 from fastcore.live.inject import LiveReload
 from fastcore.live.streams import Streams
+from fastcore.live.watch import flask_folders
 from live_reload import Site
 
 FASTCORE = [sys.executable, "-m", "fastcore"]
@@ -536,3 +537,23 @@ def test_streams_past_the_limit_are_refused_and_close_ends_every_stream(monkeypa
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_folders_of_a_flask_app_its_blueprints_and_its_loaders(tmp_path):
+    from flask import Blueprint, Flask
+    from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
+
+    for name in ("templates", "static", "more", "prefixed", "bp_templates", "bp_static"):
+        (tmp_path / name).mkdir()
+    app = Flask("site", root_path=str(tmp_path))
+    app.jinja_loader = ChoiceLoader([
+        FileSystemLoader(str(tmp_path / "templates")),
+        PrefixLoader({"p": FileSystemLoader(str(tmp_path / "prefixed"))}),
+        FileSystemLoader([str(tmp_path / "more")])])
+    admin = Blueprint("admin", "site", root_path=str(tmp_path), url_prefix="/admin",
+                      template_folder="bp_templates", static_folder="bp_static")
+    app.register_blueprint(admin)
+    found = {(os.path.relpath(f.path, tmp_path), f.url) for f in flask_folders(app)}
+    assert found == {("templates", None), ("prefixed", None), ("more", None),
+                     ("bp_templates", None), ("static", "/static/"),
+                     ("bp_static", "/admin/bp_static/")}

@@ -44,14 +44,20 @@ class Folder:
         return f"Folder({self.path!r}, url={self.url!r})"
 
 
+def _searchpaths(loader):
+    """The folders a Jinja loader reads templates from: a FileSystemLoader's,
+    and those of the loaders a ChoiceLoader or PrefixLoader holds."""
+    yield from getattr(loader, "searchpath", ())
+    for inner in (*getattr(loader, "loaders", ()), *getattr(loader, "mapping", {}).values()):
+        yield from _searchpaths(inner)
+
+
 def flask_folders(app):
     """A Flask app's template folders and static folders (its blueprints'
     included), with the URL paths of the static ones."""
     folders = []
     for owner in (app, *app.blueprints.values()):
-        loader = owner.jinja_loader
-        for path in getattr(loader, "searchpath", ()):
-            folders.append(Folder(path))
+        folders.extend(Folder(path) for path in _searchpaths(owner.jinja_loader))
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
             owner = app
