@@ -7,6 +7,7 @@ tells it of each change the watcher (``watch``) sees, and of each new server
 process, which the reloader starts when Python code changes.
 """
 
+import importlib
 import importlib.util
 import os
 import secrets
@@ -25,7 +26,7 @@ MISSING_WATCHDOG = ("live reload watches files with watchdog, which is not insta
 def have_watchdog():
     """Whether watchdog, the watcher live reload uses, can be imported."""
     try:
-        import watchdog.observers  # noqa: F401
+        importlib.import_module("watchdog.observers")
     except ImportError:
         return False
     return True
