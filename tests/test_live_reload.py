@@ -497,6 +497,7 @@ def test_with_the_debugger_and_static_folders(serve, site, tmp_path):
     assets = tmp_path / "assets"
     assets.mkdir()
     (assets / "extra.css").write_text("p { color: red }")
+    (assets / "page.html").write_text("<html><body>static page</body></html>")
     _, port = serve("run", "app.py", "--live-reload", "--debug", "--static",
                     f"/assets={assets}", cwd=site.root)
     url = f"http://127.0.0.1:{port}/"
@@ -505,6 +506,9 @@ def test_with_the_debugger_and_static_folders(serve, site, tmp_path):
     (assets / "extra.css").write_text("p { color: blue }")
     assert stream.next_event() == ("css", '["/assets/extra.css"]')
     assert requests.get(url + "assets/extra.css", timeout=5).text == "p { color: blue }"
+    static_page = requests.get(url + "assets/page.html", timeout=5)  # a file wrapper, held
+    assert static_page.text.startswith("<html><body>static page<script src=")
+    assert static_page.headers["Content-Length"] == str(len(static_page.content))
     stream.close()
     site.write("app.py", "def broken(:\n")
     page = get_until(url, lambda r: r.status_code == 500)
