@@ -16,7 +16,10 @@ shows the change:
   second, so this includes 0-1 s of waiting for its next look).
 
 Printed: the median and the range of each, in ms. ``--screenshot`` saves the
-page before and after a template save, side by side. Only 127.0.0.1 is
+page before and after a template save, side by side. ``--idle`` measures
+instead the server's CPU (the reloader's process and the serving one, from
+/proc/*/task/*/schedstat) over 5 s with 1 and then 3 tabs open and nothing
+saved, and how long SIGTERM then takes to end it. Only 127.0.0.1 is
 contacted. The tests (tests/test_live_reload_browser.py) use ``Site`` and
 ``Browser`` from here.
 """
@@ -330,14 +333,69 @@ def screenshot_pair(site, browser, path):
     sheet.save(path)
 
 
+def cpu_seconds(pid):
+    """CPU time used so far by every thread of ``pid`` (Linux)."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except OSError:  # the thread ended
+            pass
+    return total / 1e9
+
+
+def measure_idle(tabs):
+    """(server CPU seconds over 5 s with ``tabs`` tabs open, seconds SIGTERM
+    takes to end the server, its exit status)."""
+    site = Site(tempfile.mkdtemp(prefix="fastcore-live-"))
+    process, url = serve(site, free_port())
+    browser = Browser()
+    try:
+        for n in range(tabs):
+            browser.open(url + "/", new_tab=n > 0)
+        while read_log(site).count('"GET /__fastcore__/events HTTP') < tabs:
+            time.sleep(0.05)
+        time.sleep(1.5)  # start-up work done
+        with open(f"/proc/{process.pid}/task/{process.pid}/children") as f:
+            pids = [process.pid, *map(int, f.read().split())]
+        before = sum(map(cpu_seconds, pids))
+        time.sleep(5)
+        used = sum(map(cpu_seconds, pids)) - before
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        status = process.wait(10)
+        return used, time.monotonic() - started, status
+    finally:
+        browser.quit()
+        if process.poll() is None:
+            stop(process)
+        shutil.rmtree(site.root, ignore_errors=True)
+
+
+def cpu_model():
+    with open("/proc/cpuinfo") as f:
+        return next((line.split(":", 1)[1].strip() for line in f
+                     if line.startswith("model name")), "unknown CPU")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--screenshot", help="save a before/after PNG here")
+    parser.add_argument("--idle", action="store_true",
+                        help="measure an idle server's CPU with tabs open, and SIGTERM")
     args = parser.parse_args(argv)
     if chromium_paths() is None:
         parser.exit(2, "needs chromium and chromedriver on PATH: "
                        "apt-get install chromium chromium-driver\n")
+    if args.idle:
+        print(f"idle server with tabs open, headless Chromium, {cpu_model()}:")
+        for tabs in (1, 3):
+            used, ended, status = measure_idle(tabs)
+            print(f"  {tabs} tab(s): {used * 1000:.1f} ms of CPU over 5 s; "
+                  f"SIGTERM ended it in {ended:.3f} s (exit {status})")
+        return
     root = tempfile.mkdtemp(prefix="fastcore-live-")
     site = Site(root)
     process, url = serve(site, free_port())
@@ -350,9 +408,7 @@ def main(argv=None):
         for name, measure in (("template", time_template), ("stylesheet", time_style),
                               ("py file", time_view)):
             results[name] = [measure(site, browser, n) for n in range(1, args.rounds + 1)]
-        cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo"],
-                             capture_output=True, text=True).stdout.split(":")[-1].strip()
-        print(f"save to new pixels, headless Chromium, {args.rounds} rounds, {cpu}:")
+        print(f"save to new pixels, headless Chromium, {args.rounds} rounds, {cpu_model()}:")
         for name, times in results.items():
             print(f"  {name:<11} median {statistics.median(times):7.1f} ms  "
                   f"(min {min(times):.1f}, max {max(times):.1f})")

@@ -267,15 +267,13 @@ def _ssl_context(args, parser):
 
 def _check_live_reload(error, processes, reload):
     """Refuse live reload where it cannot run, in one line (``error`` exits)."""
-    from fastcore.live import MISSING_WATCHDOG, have_watchdog
+    from fastcore.live import cannot_run
 
-    if processes > 1:
-        error("--live-reload holds each tab's event stream in the serving process: "
-              "drop --processes")
     if reload is False:
         error("--live-reload restarts the server when code changes: drop --no-reload")
-    if not have_watchdog():
-        error(MISSING_WATCHDOG)
+    reason = cannot_run(processes)
+    if reason is not None:
+        error(reason)
 
 
 def _add_live_reload_to_flask_run():

@@ -97,11 +97,9 @@ def _live_reload_folders(app, static_files, dirs, processes):
     """The folders live reload watches for ``app``, once it is known it can
     run; a Flask app is set to serve each saved template (its debug mode
     stays as it is)."""
-    if processes > 1:
-        raise ValueError("live reload holds each tab's event stream in the serving process: "
-                         "it cannot serve with processes > 1")
-    if not fastcore.live.have_watchdog():
-        raise RuntimeError(fastcore.live.MISSING_WATCHDOG)
+    reason = fastcore.live.cannot_run(processes)
+    if reason is not None:
+        raise RuntimeError(reason)
     dirs = [*(dirs or ()),
             *filter(None, os.environ.get("FASTCORE_LIVE_RELOAD_DIRS", "").split(os.pathsep))]
     flask = fastcore.live.flask_app(app)
@@ -225,8 +223,8 @@ def run_simple(hostname: str, port: int, application: WSGIApplication,
         if PURE_REASON is not None:
             log("warning", " * Parser: pure Python, several times slower (%s)", PURE_REASON)
         if debugger_missing:
-            log("warning", " * Debugger: werkzeug.debug is not installed; an error shows its "
-                "traceback as plain text")
+            log("warning", " * Debugger: werkzeug.debug is not installed; an error answers a "
+                "page with its traceback")
         log("info", style("Press CTRL+C to quit", "yellow"))
 
     if use_reloader:

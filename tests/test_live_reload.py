@@ -475,7 +475,7 @@ def test_run_simple_takes_live_reload_and_static_files(serve, site, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--live-reload", "--processes", "2"], "--live-reload holds each tab's event stream"),
+    (["--live-reload", "--processes", "2"], "live reload holds each tab's event stream"),
     (["--live-reload", "--no-reload"], "--live-reload restarts the server when code changes"),
     (["--live-reload-dir", "x"], "--live-reload-dir needs --live-reload"),
 ])

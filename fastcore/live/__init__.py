@@ -17,19 +17,22 @@ from fastcore.live.inject import PREFIX, LiveReload
 from fastcore.live.streams import Streams
 from fastcore.live.watch import Folder, Watcher, flask_folders
 
-__all__ = ["Live", "PREFIX", "MISSING_WATCHDOG", "have_watchdog", "flask_app", "folders"]
+__all__ = ["Live", "PREFIX", "cannot_run", "flask_app", "folders"]
 
 MISSING_WATCHDOG = ("live reload watches files with watchdog, which is not installed: "
                     "pip install 'fastcore-wsgi[live]'")
 
 
-def have_watchdog():
-    """Whether watchdog, the watcher live reload uses, can be imported."""
+def cannot_run(processes):
+    """Why live reload cannot serve with ``processes`` (one line), or None."""
+    if processes > 1:
+        return ("live reload holds each tab's event stream in the serving process: "
+                "it cannot serve with processes > 1 (--processes)")
     try:
         importlib.import_module("watchdog.observers")
     except ImportError:
-        return False
-    return True
+        return MISSING_WATCHDOG
+    return None
 
 
 def flask_app(app):

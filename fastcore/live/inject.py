@@ -122,9 +122,7 @@ class _Response:
         try:
             body = b"".join([*self.written, *app_iter])
         finally:
-            close = getattr(app_iter, "close", None)
-            if close is not None:
-                close()
+            _close(app_iter)
         end = body.lower().rfind(b"</body>")
         body = body + tag if end < 0 else body[:end] + tag + body[end:]
         self.headers = [(n, v) for n, v in self.headers if n.lower() != "content-length"]

@@ -11,11 +11,11 @@ change is announced or the streams are closed, so an idle tab costs no CPU.
 Only that thread writes to or closes a stream socket.
 """
 
-import email.utils
 import selectors
 import socket
 import threading
 
+from fastcore.access_log import clock
 from fastcore.connection import TakenOver
 
 __all__ = ["Streams"]
@@ -71,7 +71,7 @@ class Streams:
                            f"{MAX_STREAMS} live reload streams are open already")
         head = ("HTTP/1.1 200 OK\r\n"
                 f"Server: {environ.get('SERVER_SOFTWARE', 'fastcore')}\r\n"
-                f"Date: {email.utils.formatdate(usegmt=True)}\r\n"
+                f"{clock.date_line}"
                 "Content-Type: text/event-stream\r\nCache-Control: no-store\r\n"
                 "Connection: close\r\n\r\n"
                 f"retry: {RETRY_MS}\n").encode("latin-1")

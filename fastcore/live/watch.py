@@ -136,14 +136,12 @@ class Watcher:
                 self._announce_changes(sorted(changed))
 
     def _announce_changes(self, paths):
-        urls = [self._url(path) for path in paths]
-        shown = ", ".join(os.path.relpath(path) for path in paths[:3])
         if all(path.endswith(".css") for path in paths):
-            self._log(f"{shown} changed: swapping the stylesheet")
-            self._announce("css", json.dumps(urls))
+            name, doing = "css", "swapping the stylesheet"
         else:
-            self._log(f"{shown} changed: reloading the page")
-            self._announce("reload", json.dumps(urls))
+            name, doing = "reload", "reloading the page"
+        self._log(f"{', '.join(os.path.relpath(path) for path in paths[:3])} changed: {doing}")
+        self._announce(name, json.dumps([self._url(path) for path in paths]))
 
     def _url(self, path):
         folder = next(f for f in self.folders if path.startswith(f.path + os.sep))
