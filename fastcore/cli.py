@@ -209,10 +209,20 @@ def version_text():
             f"Python {sys.version.split()[0]} ({sys.implementation.name})")
 
 
+class _Version(argparse.Action):
+    """``--version``, whose text (package metadata) is read only when asked
+    for: each reload runs the command line again."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version_text())
+        parser.exit()
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="fastcore", description="A fast, strict WSGI dev server.",
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=version_text())
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="show fastcore's, Werkzeug's and Python's versions and exit")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="serve a WSGI app (or the demo app)")
     run.add_argument("app", nargs="?", metavar="APP",

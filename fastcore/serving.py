@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any, Iterable
 from werkzeug.serving import is_running_from_reloader
 
 import fastcore.live
+from fastcore import reload
 from fastcore.access_log import log, style
 from fastcore.connection import TakenOver
 from fastcore.parser import PURE_REASON
+from fastcore.reload.supervisor import Supervisor
 from fastcore.server import SSLContextArg, make_server
 
 if TYPE_CHECKING:
@@ -161,7 +163,9 @@ def run_simple(hostname: str, port: int, application: WSGIApplication,
     :param extra_files: more files the reloader watches.
     :param exclude_patterns: fnmatch patterns of files the reloader ignores.
     :param reloader_interval: seconds between the stat reloader's checks.
-    :param reloader_type: ``"auto"``, ``"stat"`` or ``"watchdog"``.
+    :param reloader_type: ``"auto"`` (fastcore's reloader, see :mod:`fastcore.reload`;
+        the ``FASTCORE_RELOADER`` environment variable may name another), or
+        Werkzeug's ``"stat"`` or ``"watchdog"``.
     :param threaded: serve each active connection in a thread.
     :param processes: serve each connection in a child process, at most this many.
     :param request_handler: a WSGIRequestHandler subclass.
@@ -182,14 +186,6 @@ def run_simple(hostname: str, port: int, application: WSGIApplication,
     if live_reload:
         use_reloader = True
         watched = _live_reload_folders(application, static_files, live_reload_dirs, processes)
-        if reloader_type == "auto":
-            # Werkzeug's watchdog reloader adds a watch to every folder under
-            # sys.path (site-packages too) before each new process serves: a
-            # restart took 1.3 s, against 0.5 s with the stat reloader, which
-            # looks at the loaded modules' files once a second (for a Flask
-            # app, 5 to 15 ms of CPU over 5 s in all). Live reload's own
-            # watcher uses watchdog for the few folders it watches.
-            reloader_type = "stat"
     if static_files:
         from werkzeug.middleware.shared_data import SharedDataMiddleware
 
@@ -210,6 +206,11 @@ def run_simple(hostname: str, port: int, application: WSGIApplication,
         live = fastcore.live.Live(application, watched)
         application = live.app
 
+    program = None
+    if use_reloader and not is_running_from_reloader():
+        program, fallback = reload.choose(reloader_type)
+        if fallback:
+            log("warning", f" * Reloader: Werkzeug's, restarting in full: {fallback}")
     fd = int(os.environ["WERKZEUG_SERVER_FD"]) if is_running_from_reloader() else None
     srv = make_server(hostname, port, application, threaded, processes, request_handler,
                       passthrough_errors, ssl_context, fd=fd, **options)
@@ -227,7 +228,21 @@ def run_simple(hostname: str, port: int, application: WSGIApplication,
                 "page with its traceback")
         log("info", style("Press CTRL+C to quit", "yellow"))
 
-    if use_reloader:
+    if use_reloader and reload.child.channel is not None:
+        # A child of fastcore's reloader: serve until the next change replaces it.
+        reload.child.serving()
+        if live is not None:
+            live.start()
+        _stop_on_signals(srv)
+        try:
+            srv.serve_forever()
+        finally:
+            if live is not None:
+                live.stop()
+    elif use_reloader and not is_running_from_reloader() and program is not None:
+        sys.exit(Supervisor(program, [srv.fileno(), *(s.fileno() for s in srv.extra_sockets)],
+                            extra_files, exclude_patterns).run())
+    elif use_reloader:
         from werkzeug._reloader import run_with_reloader
 
         if is_running_from_reloader():

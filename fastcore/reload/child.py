@@ -1,0 +1,61 @@
+"""The serving child's side of fastcore's reloader: it tells the supervisor
+which modules it loaded (the project's files to watch, the dependencies
+for the zygote to import), and answers its questions.
+
+``channel`` is set by the zygote in each child it forks; None elsewhere.
+"""
+
+import select
+import sys
+import threading
+
+from fastcore.reload.program import module_files
+
+__all__ = ["channel", "serving"]
+
+channel = None
+
+# How often the child looks for modules imported since its last report
+# (an app may import some on its first request).
+RECHECK_SECONDS = 1.0
+
+# Answers the supervisor's "ask" (which paths changed): True when this
+# process handled the change itself and needs no restart (Django's
+# file_changed receivers). None: nothing to ask, every change restarts.
+answer_changes = None
+
+
+def serving(extra=None):
+    """Called once the server is ready to serve: report the modules loaded,
+    and keep reporting those loaded later."""
+    if channel is None:
+        return
+    reported = set()
+    _report(reported, extra)
+    threading.Thread(target=_follow, args=(reported,), daemon=True,
+                     name="fastcore-reload-report").start()
+
+
+def _report(reported, extra=None):
+    """Send the modules loaded since the last report (``reported``: their names)."""
+    modules = {name: module for name, module in list(sys.modules.items())
+               if name not in reported}
+    reported.update(modules)
+    files = module_files(modules)
+    if files or extra:
+        channel.send("modules", files=files, **(extra or {}))
+
+
+def _follow(reported):
+    while True:
+        readable, _, _ = select.select([channel.read_fd], [], [], RECHECK_SECONDS)
+        if readable:
+            messages = channel.receive()
+            if messages is None:
+                return  # the zygote is gone
+            for message in messages:
+                if message["op"] == "ask":
+                    handled = answer_changes is not None and answer_changes(message["paths"])
+                    channel.send("answer", handled=bool(handled))
+        elif len(sys.modules) != len(reported):
+            _report(reported)

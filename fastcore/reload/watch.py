@@ -1,0 +1,122 @@
+"""The supervisor's watcher: native change notification (watchdog's
+observer: inotify, FSEvents, ReadDirectoryChangesW) on the folders of the
+files a reload depends on, each folder alone (never a walk of
+site-packages); only events for those files count. Django's
+``watch_dir(folder, glob)`` adds a folder with every file under it that
+matches the glob."""
+
+import fnmatch
+import os
+import threading
+from pathlib import PurePath
+
+__all__ = ["Watcher"]
+
+# The events that can change what a file holds; opening or reading one cannot.
+_CHANGES = {"created", "modified", "moved", "deleted", "closed"}
+
+
+class Watcher:
+    """Calls ``on_change()`` (from the observer's thread) after each event
+    on a watched file; ``take()`` returns the changed paths since the last
+    call, each with what it is (a kind from ``fastcore.reload.program``,
+    or ``"extra"``), and whether each was last seen complete: closed after
+    writing, or renamed into place (a save by rename). Other events (a
+    write, a truncation, the old file renamed away) may have more to come."""
+
+    def __init__(self, on_change, exclude_patterns=()):
+        from watchdog.observers import Observer
+
+        self._on_change = on_change
+        self._exclude = list(exclude_patterns or ())
+        self._files = {}  # real path -> kind
+        self._trees = {}  # real folder -> [glob, ...]
+        self._scheduled = {}  # real folder -> recursive
+        self._changed = {}
+        self._complete = True
+        self._lock = threading.Lock()
+        self._observer = Observer()
+        self._observer.daemon = True
+        self._handler = _Handler(self._note)
+
+    def start(self):
+        self._observer.start()
+
+    def stop(self):
+        self._observer.stop()
+
+    def add_files(self, files):
+        """``files``: path -> kind."""
+        for path, kind in files.items():
+            path = os.path.realpath(path)
+            if self._excluded(path) or self._files.get(path) == kind:
+                continue
+            self._files[path] = kind
+            self._schedule(os.path.dirname(path), recursive=False)
+
+    def add_tree(self, folder, glob):
+        folder = os.path.realpath(folder)
+        globs = self._trees.setdefault(folder, [])
+        if glob not in globs:
+            globs.append(glob)
+        self._schedule(folder, recursive=True)
+
+    def _schedule(self, folder, recursive):
+        if self._scheduled.get(folder) in (True, recursive) or not os.path.isdir(folder):
+            return
+        self._observer.schedule(self._handler, folder, recursive=recursive)
+        self._scheduled[folder] = recursive
+
+    def _excluded(self, path):
+        return any(fnmatch.fnmatch(path, pattern) for pattern in self._exclude)
+
+    def _kind(self, path):
+        kind = self._files.get(path)
+        if kind is not None:
+            return kind
+        for folder, globs in self._trees.items():
+            if path.startswith(folder + os.sep):
+                relative = PurePath(os.path.relpath(path, folder))
+                if any(_matches(relative, glob) for glob in globs) and not self._excluded(path):
+                    return "tree"
+        return None
+
+    def _note(self, path, complete):
+        kind = self._kind(path)
+        if kind is None:
+            return
+        with self._lock:
+            self._changed[path] = kind
+            self._complete = complete
+        self._on_change()
+
+    def take(self):
+        """``(changes, complete)``: path -> kind, and whether the last event
+        was one that ends a save."""
+        with self._lock:
+            changed, self._changed = self._changed, {}
+            return changed, self._complete
+
+
+def _matches(relative, glob):
+    """Whether a path under a watched tree matches a Django glob (``**/*``,
+    ``**/*.mo``: a file at any depth; else as ``Path.glob`` would)."""
+    if glob.startswith("**/"):
+        return fnmatch.fnmatch(relative.name, glob[3:])
+    return relative.match(glob)
+
+
+class _Handler:
+    """watchdog's handler interface: ``dispatch(event)``."""
+
+    def __init__(self, note):
+        self._note = note
+
+    def dispatch(self, event):
+        kind = event.event_type
+        if event.is_directory or kind not in _CHANGES:
+            return
+        dest = getattr(event, "dest_path", None)
+        self._note(os.fsdecode(event.src_path), kind == "closed")
+        if dest:  # a save by rename: the new file arrives under the watched name
+            self._note(os.fsdecode(dest), True)
