@@ -1,8 +1,9 @@
 """The serving child's side of fastcore's reloader: it tells the supervisor
-which modules it loaded (the project's files to watch, the dependencies
-for the zygote to import), and answers its questions.
+which modules it loaded since the fork (the project's files to watch, the
+dependencies for the zygote to import), and answers its questions.
 
-``channel`` is set by the zygote in each child it forks; None elsewhere.
+``channel`` and ``inherited`` are set by the zygote in each child it forks;
+``channel`` is None elsewhere.
 """
 
 import select
@@ -14,6 +15,8 @@ from fastcore.reload.program import module_files
 __all__ = ["channel", "serving"]
 
 channel = None
+# The modules this child had when it was forked: the zygote's, known already.
+inherited = frozenset()
 
 # How often the child looks for modules imported since its last report
 # (an app may import some on its first request).
@@ -30,9 +33,8 @@ def serving(extra=None):
     and keep reporting those loaded later."""
     if channel is None:
         return
-    reported = set()
-    _report(reported, extra)
-    threading.Thread(target=_follow, args=(reported,), daemon=True,
+    # The report is made from the thread, so the first request is not kept waiting.
+    threading.Thread(target=_follow, args=(extra,), daemon=True,
                      name="fastcore-reload-report").start()
 
 
@@ -46,7 +48,9 @@ def _report(reported, extra=None):
         channel.send("modules", files=files, **(extra or {}))
 
 
-def _follow(reported):
+def _follow(extra):
+    reported = set(inherited)
+    _report(reported, extra)
     while True:
         readable, _, _ = select.select([channel.read_fd], [], [], RECHECK_SECONDS)
         if readable:

@@ -10,6 +10,7 @@ is a dependency: the zygote imports it once and each child inherits it.
 
 from __future__ import annotations
 
+import functools
 import os
 import site
 import sys
@@ -42,7 +43,12 @@ _SITE = _site_folders()
 def classify(filename: str) -> str:
     """``PROJECT``, ``DEPENDENCY`` (site-packages, dist-packages, fastcore) or
     ``STDLIB`` for a module's file."""
-    path = os.path.realpath(filename)
+    return _classify_folder(os.path.dirname(filename))
+
+
+@functools.lru_cache(maxsize=None)
+def _classify_folder(folder):
+    path = os.path.join(os.path.realpath(folder), "")
     parts = path.split(os.sep)
     if path.startswith(_SITE) or "site-packages" in parts or "dist-packages" in parts:
         return DEPENDENCY

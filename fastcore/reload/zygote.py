@@ -153,6 +153,7 @@ class Zygote:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.default_int_handler)
             child.channel = Channel(to_child_r, from_child_w)
+            child.inherited = frozenset(sys.modules)
             return True
         os.close(to_child_r)
         os.close(from_child_w)
