@@ -208,7 +208,8 @@ def run_simple(hostname: str, port: int, application: WSGIApplication,
 
     program = None
     if use_reloader and not is_running_from_reloader():
-        program, fallback = reload.choose(reloader_type)
+        program, werkzeug_type, fallback = reload.choose(reloader_type)
+        reloader_type = werkzeug_type or reloader_type
         if fallback:
             log("warning", f" * Reloader: Werkzeug's, restarting in full: {fallback}")
     fd = int(os.environ["WERKZEUG_SERVER_FD"]) if is_running_from_reloader() else None

@@ -263,7 +263,7 @@ def get_until(url, predicate, timeout=30):
             response = requests.get(url, timeout=5)
             if predicate(response):
                 break
-        except requests.ConnectionError:
+        except requests.RequestException:  # refused, reset, or slow while it restarts
             pass
         time.sleep(0.2)
     return response

@@ -24,8 +24,11 @@ django = pytest.importorskip("django")
 
 VIEWS = textwrap.dedent('''
     import hashlib
+    import os
     import threading
     import time
+
+    from django.shortcuts import render
 
     from django.http import HttpResponse, JsonResponse
     from django.middleware.csrf import get_token
@@ -53,6 +56,42 @@ VIEWS = textwrap.dedent('''
     def sleep(request):
         time.sleep(float(request.GET["s"]))
         return HttpResponse("slept")
+
+    def pid(request):
+        return HttpResponse(str(os.getpid()))
+
+    def hello(request):
+        return render(request, "pages/hello.html")
+''')
+
+# Receivers of Django's autoreload signals, as apps such as
+# django-browser-reload connect them: a folder of notes is watched, and a
+# saved note is handled (True: no restart needed).
+APPS = textwrap.dedent('''
+    import os
+    from pathlib import Path
+
+    from django.apps import AppConfig
+    from django.utils.autoreload import autoreload_started, file_changed
+
+    NOTES = Path(__file__).resolve().parent / "notes"
+
+    def watch_notes(sender, **kwargs):
+        sender.watch_dir(NOTES, "*.txt")
+
+    def note_changed(sender, file_path, **kwargs):
+        if file_path.suffix == ".txt":
+            with open(NOTES / "seen.log", "a") as log:
+                log.write(f"{file_path.name} {os.getpid()}\\n")
+            return True
+        return None
+
+    class PagesConfig(AppConfig):
+        name = "pages"
+
+        def ready(self):
+            autoreload_started.connect(watch_notes)
+            file_changed.connect(note_changed)
 ''')
 
 URLS = textwrap.dedent('''
@@ -68,6 +107,8 @@ URLS = textwrap.dedent('''
         path("body/", views.body),
         path("upload/", views.upload),
         path("sleep/", views.sleep),
+        path("pid/", views.pid),
+        path("hello/", views.hello),
     ]
 ''')
 
@@ -88,6 +129,10 @@ def project(tmp_path_factory):
     (app / "static" / "pages").mkdir(parents=True)
     (app / "__init__.py").write_text("")
     (app / "views.py").write_text(VIEWS)
+    (app / "apps.py").write_text(APPS)
+    (app / "notes").mkdir()
+    (app / "templates" / "pages").mkdir(parents=True)
+    (app / "templates" / "pages" / "hello.html").write_text("hello 1")
     (app / "static" / "pages" / "site.css").write_text(STYLESHEET)
     (root / "mysite" / "urls.py").write_text(URLS)
     return root
@@ -170,7 +215,7 @@ def served(project):
 
 def test_runserver_starts_as_django_s_with_its_checks_and_banner(served):
     output = served.output
-    assert "Watching for file changes with StatReloader" in output  # Django's autoreloader
+    assert "Watching for file changes with fastcore's reloader" in output
     assert "Performing system checks..." in output
     assert "System check identified no issues" in output
     assert "unapplied migration(s)" in output  # the migration warning
@@ -255,19 +300,75 @@ def test_an_edit_is_picked_up_and_a_syntax_error_does_not_kill_the_reloader(runs
     server = runserver()
     server.get_until("/", lambda r: r.text == "page version 1")
     try:
-        time.sleep(1.1)  # a new mtime for the stat reloader
         views.write_text(VIEWS.replace("page version 1", "page version 2"))
         server.get_until("/", lambda r: r.text == "page version 2")
-        time.sleep(1.1)
         views.write_text(VIEWS.replace("def page(request):", "def page(request)"))
-        server.wait_for("SyntaxError")
-        time.sleep(1.1)
+        server.wait_for("SyntaxError", timeout=60)
         views.write_text(VIEWS.replace("page version 1", "page version 3"))
         server.get_until("/", lambda r: r.text == "page version 3")
         assert server.proc.poll() is None
     finally:
         views.write_text(VIEWS)
     assert server.signal(signal.SIGINT, group=True) == 0  # Ctrl+C in its terminal
+
+
+def test_a_template_save_is_served_by_the_same_process(runserver, project):
+    """Django's template_changed receiver handles it (resets the loaders):
+    no restart, as with Django's own reloader."""
+    template = project / "pages" / "templates" / "pages" / "hello.html"
+    server = runserver()
+    server.get_until("/hello/", lambda r: r.text == "hello 1")
+    pid = requests.get(server.url + "/pid/", timeout=10).text
+    try:
+        template.write_text("hello 2")
+        server.get_until("/hello/", lambda r: r.text == "hello 2")
+    finally:
+        template.write_text("hello 1")
+    assert requests.get(server.url + "/pid/", timeout=10).text == pid
+    assert "Detected change" not in server.output
+
+
+def test_file_changed_receivers_run_in_the_serving_process(runserver, project):
+    notes = project / "pages" / "notes"
+    server = runserver()
+    pid = server.get_until("/pid/", lambda r: r.ok).text
+    (notes / "todo.txt").write_text("a note")
+    deadline = time.monotonic() + 60
+    seen = notes / "seen.log"
+    while not (seen.exists() and f"todo.txt {pid}" in seen.read_text()):
+        assert time.monotonic() < deadline, server.output
+        time.sleep(0.05)
+    time.sleep(0.5)
+    # Handled by the receiver: the same process serves on.
+    assert requests.get(server.url + "/pid/", timeout=10).text == pid
+
+
+def test_no_request_is_refused_or_reset_across_reloads(runserver, project):
+    views = project / "pages" / "views.py"
+    server = runserver()
+    server.get_until("/", lambda r: r.text == "page version 1")
+    answers = []
+    done = threading.Event()
+
+    def client():
+        while not done.is_set() and len(answers) < 300:
+            try:
+                answers.append(requests.get(server.url + "/", timeout=30).status_code)
+            except requests.RequestException as e:
+                answers.append(repr(e))
+            time.sleep(0.005)
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    try:
+        for version in (2, 3, 4):
+            views.write_text(VIEWS.replace("page version 1", f"page version {version}"))
+            server.get_until("/", lambda r, v=version: r.text == f"page version {v}")
+    finally:
+        done.set()
+        thread.join(60)
+        views.write_text(VIEWS)
+    assert answers and all(answer == 200 for answer in answers), answers
 
 
 def test_with_noreload_sigterm_exits_cleanly(runserver):

@@ -26,21 +26,22 @@ WERKZEUG_TYPES = ("stat", "watchdog")
 
 
 def choose(reloader_type="auto"):
-    """``(program, None)`` when fastcore's reloader can run this program, or
-    ``(None, reason)``: the reloader type that Werkzeug's reloader should
-    use instead, and why (one line for the log, None when it was asked for)."""
+    """Which reloader runs this program: ``(program, None, None)`` for
+    fastcore's, or ``(None, werkzeug_type, reason)`` for Werkzeug's, of that
+    type, with why (one line for the log; None when it was asked for).
+    ``FASTCORE_RELOADER`` in the environment stands in for "auto"."""
     if reloader_type == "auto":
         reloader_type = os.environ.get("FASTCORE_RELOADER") or "auto"
     if reloader_type in WERKZEUG_TYPES:
-        return None, None
+        return None, reloader_type, None
     if reloader_type not in ("auto", "fastcore"):
         raise ValueError(f"reloader_type must be 'auto', 'fastcore', 'stat' or 'watchdog', "
                          f"not {reloader_type!r}")
     if not hasattr(os, "fork"):
-        return None, "this platform has no fork()"
+        return None, "auto", "this platform has no fork()"
     if importlib.util.find_spec("watchdog") is None:
-        return None, "watchdog is not installed (pip install watchdog)"
+        return None, "stat", "watchdog is not installed (pip install watchdog)"
     program = Program.current()
     if program is None:
-        return None, "this program cannot be started again (python -c, or a frozen one)"
-    return program, None
+        return None, "auto", "this program cannot be started again (python -c, or a frozen one)"
+    return program, None, None

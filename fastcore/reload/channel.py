@@ -22,10 +22,16 @@ class Channel:
         return self.read_fd
 
     def send(self, op, **fields):
+        """Write one message; False when the other end has gone (the process
+        that reads it has exited: nothing is left to tell)."""
         data = json.dumps({"op": op, **fields}).encode() + b"\n"
         view = memoryview(data)
-        while view:  # blocking writes: a report of a thousand modules may fill the pipe
-            view = view[os.write(self.write_fd, view):]
+        try:
+            while view:  # blocking writes: a report of a thousand modules may fill the pipe
+                view = view[os.write(self.write_fd, view):]
+        except OSError:  # EPIPE, or closed here
+            return False
+        return True
 
     def receive(self):
         try:

@@ -144,7 +144,9 @@ class Supervisor:
     def _act(self, changes):
         dependencies = sorted(path for path, kind in changes.items() if kind == DEPENDENCY)
         if dependencies:
-            self._restart_in_full(f"{dependencies[0]} changed, and the zygote had imported it")
+            log("info", f" * Detected change in {dependencies[0]!r}, a dependency the zygote "
+                "had imported: restarting in full")
+            self._restart_in_full()
         elif self.asks and self.zygote is not None:
             self.zygote[1].send("ask", paths=sorted(changes))
             self.asking = (changes, time.monotonic() + ANSWER_TIMEOUT)
@@ -154,14 +156,13 @@ class Supervisor:
     def _reload(self, changes):
         log("info", f" * Detected change in {sorted(changes)[0]!r}, reloading")
         if self.unsafe or self.zygote is None:
+            log("info", " * Restarting in full: a new zygote, which preloads nothing")
             self.unsafe = False
-            self._restart_in_full(None)
+            self._restart_in_full()
         else:
             self.zygote[1].send("reload")
 
-    def _restart_in_full(self, reason):
-        if reason:
-            log("info", f" * Detected change in {reason}: restarting in full")
+    def _restart_in_full(self):
         self._retire_zygote()
         self._spawn()
 

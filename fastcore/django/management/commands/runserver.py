@@ -126,7 +126,7 @@ class Command(_Base):
             return super().run(**options)
         if reload.child.channel is not None:
             return self._serve_in_child(**options)
-        program, fallback = reload.choose()
+        program, _, fallback = reload.choose()
         if program is None:
             if fallback:
                 log("warning", f" * Reloader: Django's, restarting in full: {fallback}")
