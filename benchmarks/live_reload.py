@@ -12,8 +12,8 @@ shows the change:
 - a stylesheet: the first animation frame whose computed style changed (the
   page is not reloaded);
 - a ``.py`` file: the first contentful paint of the page the new server
-  process sent, after the reloader's restart (the stat reloader looks once a
-  second, so this includes 0-1 s of waiting for its next look).
+  process sent, after the reloader forked it (fastcore's reloader, see
+  docs/reloader.md).
 
 Printed: the median and the range of each, in ms. ``--screenshot`` saves the
 page before and after a template save, side by side. ``--idle`` measures
@@ -285,10 +285,9 @@ def time_style(site, browser, n):
 
 
 def time_view(site, browser, n):
-    """ms from a .py save to the new process's page's first paint. The
-    reloader looks at the files once a second; a round begins in step with
-    it (just after a restart), so the save waits a random part of a second,
-    as a person's save is in no step with it."""
+    """ms from a .py save to the new process's page's first paint. The save
+    waits a random part of a second first, as a person's save is in no step
+    with the previous one (a polling reloader would be measured fairly too)."""
     listening(site)
     time.sleep(random.random())
     saved = time.time() * 1000

@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from conftest import Process, free_port
+from reload import session_pids as session_processes  # benchmarks/reload.py
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the reloader forks")
 
@@ -53,22 +54,6 @@ def get_until(url, text, timeout=RELOAD_WAIT):
             last = e
         time.sleep(0.05)
     raise AssertionError(f"{url} never answered {text!r}; last: {last!r}")
-
-
-def session_processes(sid):
-    """The pids of the processes in session ``sid`` (Linux's /proc)."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[3]) == sid:
-            pids.append(int(entry))
-    return pids
 
 
 @pytest.fixture

@@ -50,7 +50,10 @@ class Streams:
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
+        # Streams in the selector, and those on their way to it: counted
+        # under the lock, so the limit holds with any number of threads.
         self._count = 0
+        self._opening = 0
         self._thread = None
 
     @property
@@ -66,9 +69,30 @@ class Streams:
         if sock is None:  # not served by fastcore's server (which gives the socket)
             return _refuse(start_response, "501 Not Implemented",
                            "live reload needs fastcore's server")
-        if self._count + len(self._joining) >= MAX_STREAMS:
+        with self._lock:
+            full = self._count + self._opening + len(self._joining) >= MAX_STREAMS
+            if not full:
+                self._opening += 1
+        if full:
             return _refuse(start_response, "503 Service Unavailable",
                            f"{MAX_STREAMS} live reload streams are open already")
+        try:
+            self._send_head(sock, environ)
+        except BaseException:
+            with self._lock:
+                self._opening -= 1
+            raise
+        with self._lock:
+            self._opening -= 1
+            if self._closing:
+                sock.close()
+            else:
+                self._joining.append(sock)
+                self._start()
+        self._wake()
+        raise TakenOver  # the server sends nothing more on it, and forgets it
+
+    def _send_head(self, sock, environ):
         head = ("HTTP/1.1 200 OK\r\n"
                 f"Server: {environ.get('SERVER_SOFTWARE', 'fastcore')}\r\n"
                 f"{clock.date_line}"
@@ -78,14 +102,6 @@ class Streams:
         sock.outlives_request = True  # the server neither waits for it nor closes it
         sock.sendall(head + event("hello", self.boot))  # the takeover
         sock.settimeout(SEND_TIMEOUT)
-        with self._lock:
-            if self._closing:
-                sock.close()
-            else:
-                self._joining.append(sock)
-                self._start()
-        self._wake()
-        raise TakenOver  # the server sends nothing more on it, and forgets it
 
     def send(self, name, data):
         """Announce an event to every open stream."""
@@ -131,6 +147,7 @@ class Streams:
                     joining, self._joining = self._joining, []
                     outbox, self._outbox = self._outbox, []
                     closing = self._closing
+                    self._count = len(streams) + len(joining)
                 for sock in joining:
                     streams.add(sock)
                     selector.register(sock, selectors.EVENT_READ)
