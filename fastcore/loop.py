@@ -164,10 +164,13 @@ class Loop:
         """Stop accepting and end once the requests in flight are done (any
         thread, or a signal handler). Taken-over connections (WebSockets)
         never end by themselves: they are shut down, so their apps see the
-        client go and return."""
+        client go and return. One the app keeps past its call
+        (``outlives_request``: live reload's streams) is the app's to end."""
         self._stopping = True
         self._poller.wake()
         for sock in list(self._held):
+            if sock.outlives_request:
+                continue
             try:
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
             except OSError:
@@ -296,9 +299,10 @@ class Loop:
             self._service_actions()
 
     def close(self):
-        """Close every connection the loop holds, and the loop (after run)."""
+        """Close every connection the loop holds, and the loop (after run);
+        not one an app keeps past its call (``outlives_request``)."""
         for conn in list(self._conns.values()):
-            if not conn.away:
+            if not conn.away and not conn.sock.outlives_request:
                 self._close(conn)
         self._poller.close()
 

@@ -33,14 +33,17 @@ if TYPE_CHECKING:
 __all__ = ["run_simple", "is_running_from_reloader"]
 
 
-def _stop_on_signals(server, then_exit=False):
+def _stop_on_signals(server, then_exit=False, first=None):
     """SIGTERM and SIGINT stop accepting and let in-flight requests finish.
 
-    With ``then_exit`` (the reloader's child, whose main thread runs the file
-    watcher while a thread serves), the handler also waits for the server to
-    stop and exits 0.
+    With ``then_exit`` (Werkzeug's reloader's child, whose main thread runs
+    the file watcher while a thread serves), the handler also waits for the
+    server to stop and exits 0. ``first``: called before, from the handler
+    (it must take no lock).
     """
     def stop(signum, frame):
+        if first is not None:
+            first()
         if then_exit:
             server.shutdown()
             sys.exit(0)
@@ -234,7 +237,9 @@ def run_simple(hostname: str, port: int, application: WSGIApplication,
         reload.child.serving()
         if live is not None:
             live.start()
-        _stop_on_signals(srv)
+        # A tab's stream ends with the signal, not after the requests in
+        # flight: the tab reconnects to the next child at once.
+        _stop_on_signals(srv, first=live.streams.end if live is not None else None)
         try:
             srv.serve_forever()
         finally:

@@ -346,7 +346,8 @@ def test_the_stream_says_hello_then_each_change_and_a_new_process(serve, site):
     assert stream.next_event() == ("reload", '["/static/app.js"]')
     assert "Live reload: static/app.js changed: reloading the page" in server.output
 
-    site.save_view("view two")  # the reloader restarts the server: the stream ends
+    site.save_view("view two")  # the reloader replaces the process: the stream ends
+    assert stream.next_event(timeout=10) == ("bye", "")  # the tab reconnects at once
     assert stream.closed(timeout=10)
     stream.close()
     response = get_until(f"http://127.0.0.1:{port}/", lambda r: "view two" in r.text)
@@ -409,6 +410,7 @@ def test_sigterm_with_three_tabs_open_exits_within_a_second(serve, site):
     server.proc.send_signal(signal.SIGTERM)
     assert server.proc.wait(5) == 0
     assert time.monotonic() - started <= 1.0
+    assert all(stream.next_event(timeout=1) == ("bye", "") for stream in streams)
     assert all(stream.closed(timeout=1) for stream in streams)
 
 

@@ -5,20 +5,29 @@
 (() => {
   const script = document.currentScript;
   const boot = script.dataset.boot;
-  const events = new EventSource(new URL("events", script.src));
   const seen = "fastcore-live-boot";
 
-  events.addEventListener("hello", (e) => {
-    if (e.data === boot) return;
-    // A page the browser kept (a 304) carries the old id: reload once per boot.
-    if (sessionStorage.getItem(seen) === e.data) return;
-    sessionStorage.setItem(seen, e.data);
-    location.reload();
-  });
-  events.addEventListener("reload", () => location.reload());
-  events.addEventListener("css", (e) => {
-    if (!JSON.parse(e.data).every(swap)) location.reload();
-  });
+  function connect() {
+    const events = new EventSource(new URL("events", script.src));
+    events.addEventListener("hello", (e) => {
+      if (e.data === boot) return;
+      // A page the browser kept (a 304) carries the old id: reload once per boot.
+      if (sessionStorage.getItem(seen) === e.data) return;
+      sessionStorage.setItem(seen, e.data);
+      location.reload();
+    });
+    events.addEventListener("reload", () => location.reload());
+    events.addEventListener("css", (e) => {
+      if (!JSON.parse(e.data).every(swap)) location.reload();
+    });
+    // The server process is going (the reloader replaces it): reconnect now,
+    // not after the retry delay; the connection waits for the next process.
+    events.addEventListener("bye", () => {
+      events.close();
+      connect();
+    });
+  }
+  connect();
 
   // Whether a <link rel=stylesheet> whose path ends with `path` was found;
   // each is replaced by a fresh copy, the old one removed once the new loads.

@@ -47,13 +47,13 @@ class Streams:
         self._joining = []  # sockets taken over, not yet in the selector
         self._outbox = []  # events to send to every stream
         self._closing = False
+        self._farewell = False  # closing streams are told "bye" first
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
-        # Streams in the selector, and those on their way to it: counted
-        # under the lock, so the limit holds with any number of threads.
+        # Streams in the selector and those on their way to it, counted under
+        # the lock, so the limit holds with any number of threads.
         self._count = 0
-        self._opening = 0
         self._thread = None
 
     @property
@@ -70,25 +70,20 @@ class Streams:
             return _refuse(start_response, "501 Not Implemented",
                            "live reload needs fastcore's server")
         with self._lock:
-            full = self._count + self._opening + len(self._joining) >= MAX_STREAMS
+            full = self._count + len(self._joining) >= MAX_STREAMS
             if not full:
-                self._opening += 1
+                # Under the lock, so no event is queued between this stream's
+                # hello and its joining: it misses none. The head is a few
+                # hundred bytes on a new connection: the send does not wait.
+                self._send_head(sock, environ)
+                if self._closing:
+                    sock.close()
+                else:
+                    self._joining.append(sock)
+                    self._start()
         if full:
             return _refuse(start_response, "503 Service Unavailable",
                            f"{MAX_STREAMS} live reload streams are open already")
-        try:
-            self._send_head(sock, environ)
-        except BaseException:
-            with self._lock:
-                self._opening -= 1
-            raise
-        with self._lock:
-            self._opening -= 1
-            if self._closing:
-                sock.close()
-            else:
-                self._joining.append(sock)
-                self._start()
         self._wake()
         raise TakenOver  # the server sends nothing more on it, and forgets it
 
@@ -100,8 +95,8 @@ class Streams:
                 "Connection: close\r\n\r\n"
                 f"retry: {RETRY_MS}\n").encode("latin-1")
         sock.outlives_request = True  # the server neither waits for it nor closes it
-        sock.sendall(head + event("hello", self.boot))  # the takeover
         sock.settimeout(SEND_TIMEOUT)
+        sock.sendall(head + event("hello", self.boot))  # the takeover
 
     def send(self, name, data):
         """Announce an event to every open stream."""
@@ -109,6 +104,15 @@ class Streams:
             if self._thread is None:
                 return
             self._outbox.append(event(name, data))
+        self._wake()
+
+    def end(self):
+        """Close every stream soon, each told ``bye`` first, so its tab
+        reconnects at once (to the next server process, whose listening
+        socket is the same). Safe in a signal handler: it takes no lock (the
+        interrupted thread may hold it) and waits for nothing."""
+        self._farewell = True
+        self._closing = True
         self._wake()
 
     def close(self):
@@ -152,6 +156,12 @@ class Streams:
                     streams.add(sock)
                     selector.register(sock, selectors.EVENT_READ)
                 if closing:
+                    if self._farewell:
+                        for sock in streams:
+                            try:
+                                sock.sendall(event("bye", ""))
+                            except OSError:
+                                pass
                     return
                 for message in outbox:
                     for sock in list(streams):

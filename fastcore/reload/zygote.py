@@ -83,6 +83,7 @@ class Zygote:
         self.leaving = {}  # pid -> when it is killed if it has not exited
         self.stopping = False
         self.unsafe = None
+        self.failed = set()  # names that would not import here: left to the children
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -102,13 +103,14 @@ class Zygote:
         sys.meta_path.insert(0, _ProjectBlocker)
         try:
             for name in names:
-                if name in sys.modules or name == "__main__":
+                if name in sys.modules or name in self.failed or name == "__main__":
                     continue
                 fds = len(self._sockets)
                 try:
                     importlib.import_module(name)
                     count += 1
                 except BaseException:  # noqa: BLE001 - any failure: the child imports it
+                    self.failed.add(name)
                     continue
                 self.unsafe = self._unsafe_after(name, fds)
                 if self.unsafe:
