@@ -325,7 +325,9 @@ def test_ten_keep_alive_clients_a_thousand_requests_each(live_server, mode):
         t.join()
     assert not errors, errors[:3]
     assert len(worst) == 10
-    assert max(worst.values()) < 0.05, worst
+    # No request waited for the loop's next poll (0.5 s): a stall, not a slow
+    # machine (how fast they are is benchmarks/load.py's business).
+    assert max(worst.values()) < 0.4, worst
 
 
 @pytest.mark.parametrize("mode", ["threaded", "single"])
