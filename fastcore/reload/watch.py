@@ -3,9 +3,15 @@ observer: inotify, FSEvents, ReadDirectoryChangesW) on the folders of the
 files a reload depends on, each folder alone (never a walk of
 site-packages); only events for those files count. Django's
 ``watch_dir(folder, glob)`` adds a folder with every file under it that
-matches the glob."""
+matches the glob.
+
+The project's files (and ``extra_files``) count as changed only when what
+they hold changed: a touch, a change of mode or a save of the same text is
+not a new version, whatever moment it comes at after the save before it.
+"""
 
 import fnmatch
+import hashlib
 import os
 import threading
 from pathlib import PurePath
@@ -14,6 +20,22 @@ __all__ = ["Watcher"]
 
 # The events that can change what a file holds; opening or reading one cannot.
 _CHANGES = {"created", "modified", "moved", "deleted", "closed"}
+# Kinds of file whose content is compared (the dependencies' are many, and
+# any event there restarts in full).
+_COMPARED = {"project", "extra"}
+# A larger file counts as changed on any event (reading it would cost more).
+_COMPARED_SIZE = 1 << 20
+
+
+def _digest(path):
+    """What ``path`` holds, as a digest (None: gone, unreadable or large)."""
+    try:
+        if os.path.getsize(path) > _COMPARED_SIZE:
+            return None
+        with open(path, "rb") as f:
+            return hashlib.blake2b(f.read(), digest_size=16).digest()
+    except OSError:
+        return None
 
 
 class Watcher:
@@ -30,6 +52,7 @@ class Watcher:
         self._on_change = on_change
         self._exclude = list(exclude_patterns or ())
         self._files = {}  # real path -> kind
+        self._digests = {}  # real path -> what it held when last seen (compared kinds)
         self._trees = {}  # real folder -> [glob, ...]
         self._scheduled = {}  # real folder -> recursive
         self._changed = {}
@@ -52,6 +75,8 @@ class Watcher:
             if self._excluded(path) or self._files.get(path) == kind:
                 continue
             self._files[path] = kind
+            if kind in _COMPARED:
+                self._digests[path] = _digest(path)
             self._schedule(os.path.dirname(path), recursive=False)
 
     def add_tree(self, folder, glob):
@@ -85,6 +110,11 @@ class Watcher:
         kind = self._kind(path)
         if kind is None:
             return
+        if kind in _COMPARED:
+            digest = _digest(path)
+            if digest is not None and digest == self._digests.get(path):
+                return  # the same text as before: not a new version
+            self._digests[path] = digest
         with self._lock:
             self._changed[path] = kind
             self._complete = complete
