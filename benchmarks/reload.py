@@ -40,7 +40,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 
 from live_reload import cpu_seconds  # every thread's, from /proc/PID/task/*/schedstat
