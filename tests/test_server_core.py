@@ -190,6 +190,10 @@ def test_after_a_slow_request_requests_start_on_workers_until_they_are_fast_agai
     assert _ran_on(client, 0.2) == "MainThread"  # the monitor moves the loop off it
     names = [_ran_on(client) for _ in range(200)]
     assert names[0] == "fastcore-worker"
+    # A busy machine can make a fast request look slow: a bounded number more.
+    deadline = time.monotonic() + 30
+    while names[-20:] != ["MainThread"] * 20 and time.monotonic() < deadline:
+        names.append(_ran_on(client))
     assert "MainThread" in names, "fast requests come back to the loop"
     assert names[-1] == "MainThread"
     client.close()

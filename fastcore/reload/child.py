@@ -33,24 +33,25 @@ def serving(extra=None):
     and keep reporting those loaded later."""
     if channel is None:
         return
-    # The report is made from the thread, so the first request is not kept waiting.
-    threading.Thread(target=_follow, args=(extra,), daemon=True,
-                     name="fastcore-reload-report").start()
+    if extra:  # what else to watch (Django's watch_dir): small, and wanted at once
+        channel.send("modules", files=[], **extra)
+    # The modules are reported from the thread, so the first request is not kept waiting.
+    threading.Thread(target=_follow, daemon=True, name="fastcore-reload-report").start()
 
 
-def _report(reported, extra=None):
+def _report(reported):
     """Send the modules loaded since the last report (``reported``: their names)."""
     modules = {name: module for name, module in list(sys.modules.items())
                if name not in reported}
     reported.update(modules)
     files = module_files(modules)
-    if files or extra:
-        channel.send("modules", files=files, **(extra or {}))
+    if files:
+        channel.send("modules", files=files)
 
 
-def _follow(extra):
+def _follow():
     reported = set(inherited)
-    _report(reported, extra)
+    _report(reported)
     while True:
         readable, _, _ = select.select([channel.read_fd], [], [], RECHECK_SECONDS)
         if readable:
