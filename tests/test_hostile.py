@@ -147,7 +147,9 @@ def test_slowloris_does_not_hold_up_a_normal_client(live_server, mode):
            max_new_connection_ms=round(max(fresh) * 1000, 1), worst_at=fresh.index(max(fresh)),
            max_keep_alive_ms=round(max(kept) * 1000, 1),
            closed_by_server=len(closed))
-    assert worst < 0.1, f"a normal request took {worst * 1000:.0f} ms"
+    # Held up would be seconds (a trickled head lasts until its 3 s timeout);
+    # how fast a normal request is stays the benchmarks' business.
+    assert worst < 1.0, f"a normal request took {worst * 1000:.0f} ms"
     assert len(closed) == count
     assert "request head not complete after 3" in server.wait_log("request head not complete")
 
