@@ -1,5 +1,5 @@
-"""fastcore's reloader: a saved file is served by new code in tens of
-milliseconds, because the app's dependencies are imported once.
+"""fastcore's reloader: a saved file is served by new code without
+importing the app's dependencies again (docs/reloader.md has the figures).
 
 Three processes: the **supervisor** (the one the developer started) holds
 the listening socket and watches the project's files; a **zygote**, a fresh
