@@ -67,7 +67,7 @@ class Connection:
     """
 
     __slots__ = ("sock", "fd", "handler", "context", "buffer", "away", "maybe_more",
-                 "deadlines", "linger_left", "_read", "_write")
+                 "deadlines", "linger_left", "stream", "_read", "_write")
     # The socket's own recv and send: the server's calls must not be the
     # ones sockets.ServerSocket counts as an app's.
     read_function = socket.socket.recv
@@ -90,6 +90,7 @@ class Connection:
         self.maybe_more = False  # the socket may hold bytes no event announced
         self.deadlines = None  # the loop's timer queue it is in, if any
         self.linger_left = None  # bytes still to drop while lingering
+        self.stream = None  # the thread serving an event stream on it (its ident)
 
     # -- reading ----------------------------------------------------------------
 

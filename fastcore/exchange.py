@@ -13,6 +13,7 @@ import io
 import os
 import socket
 import stat
+import threading
 import time
 import traceback
 from http import HTTPStatus
@@ -27,6 +28,7 @@ from fastcore.connection import CLOSE, KEEP_ALIVE, RELEASED, TakenOver
 from fastcore.errors import ParseError
 from fastcore.parser import access_line, build_environ, response_head
 from fastcore.sockets import status_sent
+from fastcore.stopping import StreamEnded
 from fastcore.wsgi_input import BodyTooLarge, ChunkedInput, ContentLengthInput
 
 __all__ = ["Context", "Exchange", "refusal"]
@@ -39,6 +41,16 @@ CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 # once the app has returned (see _end_taken_over).
 TAKEN_OVER_GRACE = 0.1
 _DROPPED = (ConnectionError, socket.timeout)
+# The framings of a response whose length is not known: only these can be endless.
+_UNBOUNDED = ("chunked", "close")
+
+
+def _is_event_stream(headers):
+    """Whether a response's headers say text/event-stream (Server-Sent Events)."""
+    for name, value in headers:
+        if name.lower() == "content-type":
+            return value.partition(";")[0].strip().lower() == "text/event-stream"
+    return False
 
 
 def refusal(error, server_line):
@@ -205,6 +217,8 @@ class Exchange:
             self._send_response(app_iter)
         except TakenOver:
             pass
+        except StreamEnded:  # the server is stopping (see fastcore.stopping)
+            self.keep = False
         except _DROPPED as e:
             if not sock.taken_over:
                 handler.connection_dropped(e, environ)
@@ -220,7 +234,8 @@ class Exchange:
             handler.log("info", "request body refused after the response started: %s", e.reason)
         except Exception as e:
             if is_ssl_error(e):
-                handler.log_error("SSL error occurred: %s", e)
+                if conn.stream is None or not server.stop_requested:  # else: the stop cut it
+                    handler.log_error("SSL error occurred: %s", e)
                 self.keep = False
             elif server.passthrough_errors:
                 self.keep = False
@@ -383,6 +398,8 @@ class Exchange:
         else:
             framing = "close"
             extra = ""
+        if framing in _UNBOUNDED and _is_event_stream(self.headers):
+            self._start_stream()
         if (head.keep_alive and framing != "close" and context.speaks_11
                 and not context.server.stopping and (self.body is None or not self.body.failed)):
             if head.version == "HTTP/1.0":
@@ -413,6 +430,13 @@ class Exchange:
             self.conn.send_all(out + first, context.timeout)
             self.sent = sent
 
+    def _start_stream(self):
+        """An event stream: the server's stop ends it at once (see
+        fastcore.stopping), and one starting during the stop ends now."""
+        self.conn.stream = threading.get_ident()
+        if self.context.server.stop_requested:
+            raise StreamEnded
+
     def _bounded(self, data):
         """Never send more than the Content-Length the app declared."""
         if self._framing == "length" and self._sent > self._length:
@@ -436,6 +460,7 @@ class Exchange:
     def _end_body(self):
         if self._framing == "chunked":
             self.conn.send_all(b"0\r\n\r\n", self.context.timeout)
+            self.conn.stream = None
         elif self._framing == "length" and self._sent < self._length:
             # The app sent less than it declared; the client must not wait for
             # the rest on a connection that goes on.

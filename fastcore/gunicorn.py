@@ -46,7 +46,7 @@ from gunicorn.config import PostRequest, PreRequest
 from gunicorn.sock import ssl_context as gunicorn_ssl_context
 from gunicorn.workers import base
 
-from fastcore import __version__
+from fastcore import __version__, stopping
 from fastcore.access_log import access_log, clock
 from fastcore.errors import BadRequest
 from fastcore.exchange import Exchange
@@ -337,11 +337,12 @@ class Worker(base.Worker):
         server.serve_forever(poll_interval=server._beat)
 
     def handle_exit(self, sig, frame):
-        """SIGTERM: stop accepting, finish the requests in flight."""
+        """SIGTERM: stop accepting, end the event streams, finish the
+        requests in flight (see fastcore.stopping)."""
         super().handle_exit(sig, frame)
         server = getattr(self, "server", None)
         if server is not None:
-            server.request_stop()
+            stopping.stop(server)
 
     def handle_quit(self, sig, frame):
         """SIGQUIT, SIGINT: exit at once (requests in flight are cut)."""

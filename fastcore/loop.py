@@ -163,18 +163,34 @@ class Loop:
     def stop(self):
         """Stop accepting and end once the requests in flight are done (any
         thread, or a signal handler). Taken-over connections (WebSockets)
-        never end by themselves: they are shut down, so their apps see the
-        client go and return. One the app keeps past its call
-        (``outlives_request``: live reload's streams) is the app's to end."""
+        and event streams never end by themselves: they are shut down, so
+        their apps see the client go and return, and the loop does not wait
+        for them. One the app keeps past its call (``outlives_request``:
+        live reload's streams) is the app's to end."""
         self._stopping = True
         self._poller.wake()
-        for sock in list(self._held):
-            if sock.outlives_request:
-                continue
+        socks = [sock for sock in list(self._held) if not sock.outlives_request]
+        # An event stream never ends by itself: its client is cut off now
+        # (an EventSource reconnects), and its app's next write fails.
+        socks += [conn.sock for conn in list(self._conns.values()) if conn.stream is not None]
+        for sock in socks:
             try:
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
             except OSError:
                 pass  # the app has closed it already
+
+    def in_flight(self):
+        """The request lines of the requests running now, event streams aside."""
+        return [conn.handler.requestline for conn in list(self._conns.values())
+                if conn.stream is None and conn.handler.command is not None]
+
+    def streams(self):
+        """How many event streams are open (their apps' threads are not waited for)."""
+        return sum(conn.stream is not None for conn in list(self._conns.values()))
+
+    def streaming_in(self, ident):
+        """Whether the thread ``ident`` is serving an event stream."""
+        return any(conn.stream == ident for conn in list(self._conns.values()))
 
     # -- the turns --------------------------------------------------------------------
 
@@ -236,8 +252,10 @@ class Loop:
             if self._give_up is None:
                 self._give_up = time.monotonic() + self._grace_period
                 self._wind_down()
-            # Done when only taken-over connections are left (stop() shut them down).
-            if len(self._conns) <= len(self._held) or time.monotonic() > self._give_up:
+            # Done when only taken-over connections and event streams are
+            # left (stop() shut them down).
+            if (len(self._conns) <= len(self._held) + self.streams()
+                    or time.monotonic() > self._give_up):
                 self._end()
                 return True
         if self._until_empty and not self._conns:

@@ -118,10 +118,10 @@ class WorkerPool:
             if task is not _LOOK_AT_BACKLOG:
                 return task  # a task, or None from close()
 
-    def wait(self, timeout):
-        """Wait up to ``timeout`` seconds for the running tasks to end."""
+    def wait(self, timeout, leave=0):
+        """Wait up to ``timeout`` seconds until at most ``leave`` tasks run."""
         deadline = time.monotonic() + timeout
-        while self.busy > 0 and time.monotonic() < deadline:
+        while self.busy > leave and time.monotonic() < deadline:
             time.sleep(0.02)
 
     def close(self):

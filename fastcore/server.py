@@ -18,6 +18,7 @@ The public methods are annotated (the package is typed: ``py.typed``).
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import socketserver
 import ssl
@@ -46,7 +47,7 @@ SSLContextArg = Optional[Union[ssl.SSLContext, Tuple[str, Optional[str]], str]]
 __all__ = ["BaseWSGIServer", "ThreadedWSGIServer", "ForkingWSGIServer", "make_server"]
 
 _OPTIONS = ("head_timeout", "keep_alive_timeout", "body_timeout", "worker_idle", "max_workers",
-            "handoff_after", "max_content_length", "max_connections")
+            "handoff_after", "max_content_length", "max_connections", "grace_period")
 
 
 class BaseWSGIServer(_WerkzeugServer):
@@ -63,6 +64,8 @@ class BaseWSGIServer(_WerkzeugServer):
     :param handoff_after: threaded mode: seconds a request may run on the
         loop's thread before the loop moves to another thread (so a slow
         app never holds up other connections for longer).
+    :param grace_period: seconds a stop lets the requests in flight finish
+        (see :mod:`fastcore.stopping`).
     :param max_connections: the most connections kept open at once (None,
         the default: no limit); past it, the server stops accepting until one
         closes, and new clients wait in the kernel's queue.
@@ -181,7 +184,9 @@ class BaseWSGIServer(_WerkzeugServer):
         finally:
             loop.close()
             if self._pool is not None:
-                self._pool.wait(self.grace_period)
+                # An event stream's thread is not waited for: its socket is
+                # shut down, and the thread ends with the process.
+                self._pool.wait(self.grace_period, leave=loop.streams())
                 self._pool.close()
             access_log.flush()
             self.server_close()
@@ -224,6 +229,22 @@ class BaseWSGIServer(_WerkzeugServer):
         loop = self._loop
         if loop is not None:
             loop.stop()
+
+    @property
+    def stop_requested(self) -> bool:
+        """Whether a stop was asked for (``request_stop``), even if the loop
+        has not acted on it yet."""
+        return self._stop_asked
+
+    def requests_in_flight(self) -> list[str]:
+        """The request lines of the requests running now, event streams aside."""
+        loop = self._loop
+        return [] if loop is None else loop.in_flight()
+
+    def streaming_in(self, ident: int) -> bool:
+        """Whether the thread ``ident`` is serving an event stream."""
+        loop = self._loop
+        return loop is not None and loop.streaming_in(ident)
 
     def _closed_listeners(self):
         self.stopping = True
@@ -355,6 +376,16 @@ class ForkingWSGIServer(ForkingMixIn, BaseWSGIServer):
     def _make_pool(self):
         return None  # handshakes run in the child
 
+    def request_stop(self) -> None:
+        """The stop reaches the children as SIGTERM (see fastcore.stopping)
+        at once: at ``processes`` children the loop waits for one to end."""
+        super().request_stop()
+        for pid in self.active_children or ():
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError:
+                pass
+
     def process_request(self, request, client_address):
         # At most max_children at once: with as many running, wait for one to
         # end before forking another (the connections after this one wait in
@@ -364,6 +395,10 @@ class ForkingWSGIServer(ForkingMixIn, BaseWSGIServer):
 
     def finish_request(self, request, client_address):
         """In the child: a loop of its own serves this one connection to its end."""
+        if threading.current_thread() is threading.main_thread():
+            # Ctrl+C reaches the child too: the parent's SIGTERM stops it.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        self.active_children = None  # the parent's, not this child's to stop
         kind = Connection
         if self.ssl_context is not None:
             request.settimeout(self.handshake_timeout)

@@ -1,8 +1,9 @@
 """run_simple and the signals around it: Werkzeug's entry point, served by fastcore.
 
-SIGTERM and SIGINT stop accepting, let the requests in flight finish and exit
-0, in the reloader's parent and child alike (Werkzeug's parent dies at once
-and leaves the child serving).
+SIGTERM and SIGINT stop as ``fastcore.stopping`` says, with or without a
+reloader: a reloader's parent passes the stop on to the serving child as
+SIGTERM and waits for it (Werkzeug's parent dies at once and leaves the
+child serving).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from werkzeug.serving import is_running_from_reloader
 
 import fastcore.live
-from fastcore import reload
+from fastcore import reload, stopping
 from fastcore.access_log import log, style
 from fastcore.connection import TakenOver
 from fastcore.parser import PURE_REASON
@@ -33,48 +34,57 @@ if TYPE_CHECKING:
 __all__ = ["run_simple", "is_running_from_reloader"]
 
 
-def _stop_on_signals(server, then_exit=False, first=None):
-    """SIGTERM and SIGINT stop accepting and let in-flight requests finish.
-
-    With ``then_exit`` (Werkzeug's reloader's child, whose main thread runs
-    the file watcher while a thread serves), the handler also waits for the
-    server to stop and exits 0. ``first``: called before, from the handler
-    (it must take no lock).
-    """
-    def stop(signum, frame):
-        if first is not None:
-            first()
-        if then_exit:
-            server.shutdown()
-            sys.exit(0)
-        server.request_stop()
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-
-
 def _forward_signals_to_children():
-    """In the reloader's parent: pass SIGTERM/SIGINT on to the serving child,
-    wait for it to finish its requests, and exit 0 (Werkzeug's parent would
-    die at once and leave the child running)."""
+    """In the parent of Werkzeug's reloader: pass SIGTERM/SIGINT on to the
+    serving child as SIGTERM (it finishes its requests, then exits 0, which
+    ends the parent's loop); a second signal kills it and exits at once."""
+    signals = 0
+
     def forward(signum, frame):
-        children = _child_pids()
-        for pid in children:
+        nonlocal signals
+        signals += 1
+        for pid in _child_pids():
             try:
-                os.kill(pid, signal.SIGTERM)
+                os.kill(pid, signal.SIGTERM if signals == 1 else signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        for pid in children:
-            try:
-                os.waitpid(pid, 0)
-            except ChildProcessError:
-                pass
-        sys.exit(0)
+        if signals > 1:
+            stopping.say(" * Stopped at once: a second signal")
+            os._exit(stopping.FORCED)
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, forward)
         signal.signal(signal.SIGINT, forward)
+
+
+def _werkzeug_reloader_child(server, live, extra_files, exclude_patterns, interval,
+                             reloader_type):
+    """In the child of Werkzeug's reloader: serve from a thread while the
+    main thread runs Werkzeug's file watcher (which exits 3 on a change, for
+    the parent to start the next child). The parent passes a stop on as
+    SIGTERM; once the requests in flight are done, the serving thread ends
+    the process (the watcher's thread may be inside a lock, where an
+    exception would not unwind cleanly)."""
+    from werkzeug._reloader import reloader_loops
+
+    def serve():
+        try:
+            server.serve_forever()
+        finally:
+            if live is not None:
+                live.stop()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
+
+    stopping.on_signals(server, live.streams.end if live is not None else None,
+                        from_parent=True)
+    reloader = reloader_loops[reloader_type](extra_files=extra_files,
+                                             exclude_patterns=exclude_patterns,
+                                             interval=interval)
+    with reloader:
+        threading.Thread(target=serve, daemon=True, name="fastcore-serve").start()
+        reloader.run()
 
 
 def _child_pids():
@@ -210,10 +220,11 @@ def run_simple(hostname: str, port: int, application: WSGIApplication,
         application = live.app
 
     program = None
-    if use_reloader and not is_running_from_reloader():
+    if use_reloader:
+        # (In Werkzeug's reloader's child too: it runs the watcher of the type chosen.)
         program, werkzeug_type, fallback = reload.choose(reloader_type)
         reloader_type = werkzeug_type or reloader_type
-        if fallback:
+        if fallback and not is_running_from_reloader():
             log("warning", f" * Reloader: Werkzeug's, restarting in full: {fallback}")
     fd = int(os.environ["WERKZEUG_SERVER_FD"]) if is_running_from_reloader() else None
     srv = make_server(hostname, port, application, threaded, processes, request_handler,
@@ -239,32 +250,29 @@ def run_simple(hostname: str, port: int, application: WSGIApplication,
             live.start()
         # A tab's stream ends with the signal, not after the requests in
         # flight: the tab reconnects to the next child at once.
-        _stop_on_signals(srv, first=live.streams.end if live is not None else None)
         try:
-            srv.serve_forever()
+            stopping.serve(srv, live.streams.end if live is not None else None, from_parent=True)
         finally:
             if live is not None:
                 live.stop()
     elif use_reloader and not is_running_from_reloader() and program is not None:
         sys.exit(Supervisor(program, [srv.fileno(), *(s.fileno() for s in srv.extra_sockets)],
                             extra_files, exclude_patterns).run())
+    elif use_reloader and is_running_from_reloader():
+        if live is not None:
+            live.start()
+        _werkzeug_reloader_child(srv, live, extra_files, exclude_patterns, reloader_interval,
+                                 reloader_type)
     elif use_reloader:
-        from werkzeug._reloader import run_with_reloader
+        from werkzeug._reloader import reloader_loops
 
-        if is_running_from_reloader():
-            _stop_on_signals(srv, then_exit=True)
-            if live is not None:
-                live.start()
-        else:
-            _forward_signals_to_children()
-        try:
-            run_with_reloader(srv.serve_forever, extra_files=extra_files,
-                              exclude_patterns=exclude_patterns, interval=reloader_interval,
-                              reloader_type=reloader_type)
+        _forward_signals_to_children()
+        reloader = reloader_loops[reloader_type](extra_files=extra_files,
+                                                 exclude_patterns=exclude_patterns,
+                                                 interval=reloader_interval)
+        try:  # each child serves on the socket it inherits
+            sys.exit(reloader.restart_with_reloader())
         finally:
-            if live is not None:
-                live.stop()  # the tabs' streams close now, not when the process is gone
             srv.server_close()
     else:
-        _stop_on_signals(srv)
-        srv.serve_forever()
+        stopping.serve(srv)

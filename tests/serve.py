@@ -54,10 +54,9 @@ def main():
         print("UNIX", host[len("unix://"):], flush=True)
     else:
         print("PORT", server.port, flush=True)
-    from fastcore.serving import _stop_on_signals
+    from fastcore import stopping
 
-    _stop_on_signals(server)
-    server.serve_forever()
+    stopping.serve(server)
 
 
 if __name__ == "__main__":

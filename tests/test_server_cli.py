@@ -568,7 +568,7 @@ def test_without_werkzeug_debug_debug_serves_traceback_pages_with_the_reloader(r
 # The private Werkzeug names fastcore uses, each kept because it is the
 # dependency the project builds on (Werkzeug's reloader); a change in one
 # must fail here, not at a user's import.
-PRIVATE_WERKZEUG_NAMES = {"werkzeug._reloader.run_with_reloader"}
+PRIVATE_WERKZEUG_NAMES = {"werkzeug._reloader.reloader_loops"}
 
 
 def test_fastcore_imports_no_other_private_werkzeug_name():
@@ -593,17 +593,17 @@ def test_fastcore_imports_no_other_private_werkzeug_name():
 
 def test_the_werkzeug_names_fastcore_relies_on_are_there():
     import importlib
-    import inspect
 
     for name in PRIVATE_WERKZEUG_NAMES:
         module, _, attribute = name.rpartition(".")
         assert hasattr(importlib.import_module(module), attribute), name
-    from werkzeug._reloader import run_with_reloader
+    from werkzeug._reloader import reloader_loops
 
-    parameters = inspect.signature(run_with_reloader).parameters
-    # serving.run_simple passes these by name
-    for keyword in ("extra_files", "exclude_patterns", "interval", "reloader_type"):
-        assert keyword in parameters, keyword
+    for kind in ("stat", "watchdog", "auto"):
+        # serving.run_simple makes one so, and calls these methods
+        loop = reloader_loops[kind](extra_files=[], exclude_patterns=[], interval=1)
+        for method in ("restart_with_reloader", "run", "__enter__", "__exit__"):
+            assert callable(getattr(loop, method)), (kind, method)
     import werkzeug.serving
 
     for public in ("BaseWSGIServer", "WSGIRequestHandler", "ForkingMixIn", "is_ssl_error",

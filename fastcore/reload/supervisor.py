@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 
+from fastcore import stopping
 from fastcore.access_log import log
 from fastcore.reload.channel import Channel
 from fastcore.reload.program import DEPENDENCY, PROJECT, module_files
@@ -92,7 +93,8 @@ class Supervisor:
             self.signals += 1
             if self.signals > 1:  # a second Ctrl+C: no more waiting
                 self._kill_all()
-                os._exit(1)
+                stopping.say(" * Stopped at once: a second signal")
+                os._exit(stopping.FORCED)
             self._wake()
 
         signal.signal(signal.SIGTERM, stop)

@@ -23,19 +23,17 @@ one that handles a change (returns True) spares the restart.
 import logging
 import os
 import sys
-import threading
 from pathlib import Path
 
 import django.core.management.commands.runserver as django_runserver
 from django.apps import apps
 from django.utils import autoreload
 
-from fastcore import reload
+from fastcore import reload, stopping
 from fastcore.access_log import log
 from fastcore.handler import WSGIRequestHandler
 from fastcore.reload.supervisor import Supervisor
 from fastcore.server import make_server
-from fastcore.serving import _stop_on_signals
 
 if apps.is_installed("django.contrib.staticfiles"):
     from django.contrib.staticfiles.management.commands.runserver import Command as _Base
@@ -86,19 +84,14 @@ def serve(addr, port, wsgi_handler, ipv6=False, threading=False, on_bind=None, *
             "asks": True, "extra": [str(path) for path in reloader.extra_files],
             "trees": [(str(folder), glob) for folder, globs in reloader.directory_globs.items()
                       for glob in sorted(globs)]})
-    if _in_main_thread():
-        # With --noreload: SIGTERM and Ctrl+C finish the requests under way.
-        # Under the autoreloader this is a thread of its, which handles them.
-        _stop_on_signals(server)
+    # With --noreload, or in a child of fastcore's reloader (whose zygote
+    # passes Ctrl+C on as SIGTERM): SIGTERM and Ctrl+C stop it as
+    # fastcore.stopping says. Under Django's autoreloader this is a thread
+    # of its, and Django handles them.
     try:
-        server.serve_forever()
+        stopping.serve(server, from_parent=inherited)
     finally:
         server.server_close()
-
-
-def _in_main_thread():
-    # (A function of its own: in serve, Django's parameter "threading" hides the module.)
-    return threading.current_thread() is threading.main_thread()
 
 
 class _Reloader(autoreload.BaseReloader):
