@@ -255,6 +255,7 @@ def build_parser():
     run.add_argument("--live-reload-dir", action="append", default=[], metavar="DIR",
                      help="with --live-reload: a folder whose changes reload the page (repeatable)")
     commands.add_parser("flask", help="run Flask's command line (e.g. `flask run`), served by fastcore")
+    parser.run_parser = run  # for errors that show `fastcore run`'s usage
     return parser
 
 
@@ -343,6 +344,9 @@ def main(argv=None):
         return run_flask(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
+    # An error in how `run` was called shows `run`'s usage (argparse's errors
+    # of its own do too).
+    parser = parser.run_parser
     if args.threads and args.processes > 1:
         args.threads = False
     ssl_context = _ssl_context(args, parser)
@@ -355,6 +359,7 @@ def main(argv=None):
     if args.live_reload:
         _check_live_reload(parser.error, args.processes, args.reload)
     reload = args.live_reload or (args.debug if args.reload is None else args.reload)
+    from fastcore.server import StartupError
     from fastcore.serving import is_running_from_reloader, run_simple
 
     try:
@@ -372,13 +377,16 @@ def main(argv=None):
         # A Flask app answers its own exceptions with a plain 500 unless it is
         # in debug mode: let them reach the debugger (`flask run --debug` does this).
         app.debug = True
-    run_simple(args.host, args.port, app, use_reloader=reload, use_debugger=args.debug,
-               threaded=args.threads, processes=args.processes,
-               static_files=dict(args.static) or None, ssl_context=ssl_context,
-               extra_files=args.extra_files or None,
-               exclude_patterns=args.exclude_patterns or None,
-               max_content_length=args.max_content_length, live_reload=args.live_reload,
-               live_reload_dirs=args.live_reload_dir, **options)
+    try:
+        run_simple(args.host, args.port, app, use_reloader=reload, use_debugger=args.debug,
+                   threaded=args.threads, processes=args.processes,
+                   static_files=dict(args.static) or None, ssl_context=ssl_context,
+                   extra_files=args.extra_files or None,
+                   exclude_patterns=args.exclude_patterns or None,
+                   max_content_length=args.max_content_length, live_reload=args.live_reload,
+                   live_reload_dirs=args.live_reload_dir, **options)
+    except StartupError as e:
+        parser.exit(2, f"fastcore: error: {e}\n")
     return 0
 
 

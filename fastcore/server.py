@@ -10,14 +10,17 @@ classes differ in where a complete request runs: on the loop
 to its end with a loop of its own (``ForkingWSGIServer``). TLS handshakes run
 in worker threads with a timeout, never on the loop.
 
-Binding, the fd hand-off of the reloader, the banner and the "Port N is in
-use" message come from Werkzeug's BaseWSGIServer, which these classes extend.
+Binding, the fd hand-off of the reloader and the banner come from
+Werkzeug's BaseWSGIServer, which these classes extend; what keeps a server
+from starting is a StartupError of one line.
 The public methods are annotated (the package is typed: ``py.typed``).
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import signal
 import socket
 import socketserver
@@ -44,7 +47,19 @@ if TYPE_CHECKING:
 # What ssl_context may be: a context, (certificate file, key file), or "adhoc".
 SSLContextArg = Optional[Union[ssl.SSLContext, Tuple[str, Optional[str]], str]]
 
-__all__ = ["BaseWSGIServer", "ThreadedWSGIServer", "ForkingWSGIServer", "make_server"]
+__all__ = ["BaseWSGIServer", "ThreadedWSGIServer", "ForkingWSGIServer", "make_server",
+           "StartupError"]
+
+
+class StartupError(SystemExit):
+    """The server cannot start: its socket cannot be bound, or its TLS
+    certificate cannot be used. ``str()`` is one line for the user. A
+    SystemExit: left uncaught (``app.run()``), Python prints that line and
+    exits 1, as Werkzeug's server does, without a traceback; ``fastcore
+    run`` exits 2 with it."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 _OPTIONS = ("head_timeout", "keep_alive_timeout", "body_timeout", "worker_idle", "max_workers",
             "handoff_after", "max_content_length", "max_connections", "grace_period")
@@ -120,7 +135,11 @@ class BaseWSGIServer(_WerkzeugServer):
         super().__init__(host, port, app, handler or WSGIRequestHandler, passthrough_errors,
                          None, fd)
         if isinstance(ssl_context, tuple):
-            ssl_context = load_ssl_context(*ssl_context)
+            try:
+                ssl_context = _load_certificate(*ssl_context)
+            except StartupError:
+                self.server_close()
+                raise
         elif ssl_context == "adhoc":
             ssl_context = generate_adhoc_ssl_context()
         if ssl_context is not None:
@@ -136,6 +155,30 @@ class BaseWSGIServer(_WerkzeugServer):
         self.extra_sockets = self._localhost_ipv6(host, fd)
         for sock in (self.socket, *self.extra_sockets):
             self._prepare_listener(sock)
+
+    def server_bind(self) -> None:
+        """Bind, or raise StartupError (Werkzeug would print several lines and exit)."""
+        try:
+            super().server_bind()
+        except OSError as e:
+            raise StartupError(self._cannot_listen(e)) from None
+
+    def server_activate(self) -> None:
+        try:
+            super().server_activate()
+        except OSError as e:
+            raise StartupError(self._cannot_listen(e)) from None
+
+    def _cannot_listen(self, error):
+        """What keeps the server from listening, as one line."""
+        if self.address_family == getattr(socket, "AF_UNIX", None):
+            return f"cannot listen on {self.host}: {error.strerror or error}"
+        if isinstance(error, socket.gaierror):
+            return f"cannot resolve the host {self.host!r}: {error.strerror or error}"
+        if error.errno == errno.EADDRINUSE:
+            return (f"port {self.port} is in use by another program: stop that program, "
+                    "or choose another port")
+        return f"cannot listen on {self.host}:{self.port}: {error.strerror or error}"
 
     @staticmethod
     def _prepare_listener(sock: socket.socket) -> None:
@@ -411,6 +454,26 @@ class ForkingWSGIServer(ForkingMixIn, BaseWSGIServer):
         finally:
             loop.close()
             access_log.flush()
+
+
+def _load_certificate(cert, key):
+    """An SSL context with the certificate file ``cert`` and its key file
+    ``key`` (None: the key is in ``cert``); StartupError when they cannot be
+    read or do not belong together."""
+    for kind, path in (("certificate", cert), ("key", key)):
+        if path is None:
+            continue
+        if not os.path.isfile(path):
+            raise StartupError(f"the TLS {kind} file {path} does not exist")
+        if not os.access(path, os.R_OK):
+            raise StartupError(f"the TLS {kind} file {path} cannot be read (permission denied)")
+    try:
+        return load_ssl_context(cert, key)
+    except (OSError, ValueError) as e:  # ssl.SSLError is an OSError
+        reason = e.args[1] if isinstance(e, ssl.SSLError) and len(e.args) > 1 else str(e)
+        reason = re.sub(r" \(_ssl\.c:\d+\)$", "", reason)  # OpenSSL's source line
+        pair = cert if key is None else f"{cert} with the key {key}"
+        raise StartupError(f"cannot use the TLS certificate {pair}: {reason}") from None
 
 
 def make_server(host: str, port: int, app: WSGIApplication, threaded: bool = False,

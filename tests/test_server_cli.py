@@ -210,15 +210,99 @@ def test_plain_http_on_the_tls_port_is_refused(run):
     assert status == 200
 
 
-def test_port_in_use_message_and_exit_1(tmp_path):
+def fastcore_run(tmp_path, *args):
+    return subprocess.run([*FASTCORE, "run", *args], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+
+
+def make_certificate(folder, name):
+    """A self-signed certificate and its key, in PEM files ``name``.pem and ``name``.key."""
+    from werkzeug.serving import make_ssl_devcert
+
+    return make_ssl_devcert(str(folder / name), host="localhost")
+
+
+def one_line_error(result, text):
+    """``fastcore run`` failed to start with exactly one line, and exit 2."""
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"fastcore: error: {text}\n"
+
+
+def test_port_in_use_is_one_line_and_exit_2(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run([*FASTCORE, "run", "--port", str(port)], cwd=tmp_path,
-                                capture_output=True, text=True, timeout=30)
+        result = fastcore_run(tmp_path, "--port", str(port))
+    one_line_error(result, f"port {port} is in use by another program: stop that program, "
+                           "or choose another port")
+
+
+def test_run_simple_with_the_port_in_use_prints_one_line_and_exits_1(tmp_path):
+    """Werkzeug's exit code; its message was several lines."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-c", f"""
+from fastcore import run_simple
+run_simple("127.0.0.1", {port}, lambda environ, start_response: [])
+"""], capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
-    assert f"Port {port} is in use by another program" in result.stderr
+    assert result.stderr == (f"port {port} is in use by another program: stop that program, "
+                             "or choose another port\n")
+
+
+def test_a_host_that_cannot_be_resolved_is_one_line(tmp_path):
+    result = fastcore_run(tmp_path, "--host", "no-such-host.invalid")
+    assert result.returncode == 2
+    assert result.stderr.startswith("fastcore: error: cannot resolve the host "
+                                    "'no-such-host.invalid': ")
+    assert result.stderr.count("\n") == 1
+
+
+def test_a_unix_socket_path_that_cannot_be_bound_is_one_line(tmp_path):
+    path = tmp_path / "missing-folder" / "app.sock"
+    result = fastcore_run(tmp_path, "--host", f"unix://{path}")
+    one_line_error(result, f"cannot listen on unix://{path}: No such file or directory")
+
+
+def test_a_missing_certificate_or_key_is_one_line(tmp_path):
+    cert, key = make_certificate(tmp_path, "good")
+    one_line_error(fastcore_run(tmp_path, "--cert", "nope.pem", "--key", key),
+                   "the TLS certificate file nope.pem does not exist")
+    one_line_error(fastcore_run(tmp_path, "--cert", cert, "--key", "nope.key"),
+                   "the TLS key file nope.key does not exist")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_an_unreadable_key_is_one_line(tmp_path):
+    cert, key = make_certificate(tmp_path, "good")
+    os.chmod(key, 0)
+    one_line_error(fastcore_run(tmp_path, "--cert", cert, "--key", key),
+                   f"the TLS key file {key} cannot be read (permission denied)")
+
+
+def test_a_key_that_does_not_match_the_certificate_is_one_line(tmp_path):
+    cert, _ = make_certificate(tmp_path, "one")
+    _, other_key = make_certificate(tmp_path, "two")
+    result = fastcore_run(tmp_path, "--cert", cert, "--key", other_key)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"fastcore: error: cannot use the TLS certificate {cert} "
+                                    f"with the key {other_key}: ")
+    assert "KEY_VALUES_MISMATCH" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--cert", "some.pem"], "--cert FILE needs --key FILE"),
+    (["--processes", "2", "--live-reload"], "live reload holds each tab's event stream"),
+])
+def test_a_misused_option_shows_run_s_usage(tmp_path, args, message):
+    result = fastcore_run(tmp_path, *args)
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: fastcore run ")
+    assert f"fastcore run: error: {message}" in result.stderr
 
 
 def test_run_simple_rejects_a_non_int_port():
