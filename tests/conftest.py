@@ -27,6 +27,11 @@ PURE_ONLY = PURE_REASON is not None
 UNDER_ASAN = "asan" in os.environ.get("LD_PRELOAD", "")
 
 
+# How long a test waits for a server to start, or a reloader to restart it:
+# long enough for the slowest honest reloader on a busy 2-vCPU laptop.
+RESTART_WAIT = 60
+
+
 @pytest.fixture(params=["compiled", "pure"])
 def impl(request):
     """The module under test: fastcore._parser or fastcore._parser_py."""
@@ -115,7 +120,7 @@ def launch(log_path, app, mode="threaded", env=None, **options):
     with open(log_path, "w") as log:
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True,
                                 env=None if env is None else {**os.environ, **env})
-    ready, _, _ = select.select([proc.stdout], [], [], 20)
+    ready, _, _ = select.select([proc.stdout], [], [], RESTART_WAIT)
     line = proc.stdout.readline().split() if ready else []
     if len(line) != 2:
         proc.kill()
@@ -231,7 +236,7 @@ class Process:
     def output(self):
         return "".join(self._lines)
 
-    def wait_for(self, text, timeout=20):
+    def wait_for(self, text, timeout=RESTART_WAIT):
         deadline = time.monotonic() + timeout
         while text not in self.output and time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -253,7 +258,7 @@ class Process:
         return self.proc.returncode
 
 
-def get_until(url, predicate, timeout=30):
+def get_until(url, predicate, timeout=RESTART_WAIT):
     """GET ``url`` until the response satisfies ``predicate`` (a reloader
     restarts the server in between); the last response (None if none came)."""
     deadline = time.monotonic() + timeout

@@ -201,12 +201,21 @@ def servers(tmp_path_factory):
 
 
 def _cases(sizes, segmentations):
+    """Every framework × read method × framing × size × segmentation. The
+    default run takes a cut: every size of every read method, each with one
+    segmentation, in turn (so each read method meets each segmentation); the
+    rest are marked ``matrix`` (``pytest -m matrix``, a CI stage of its own)."""
+    turn = 0
     for framework, routes in ROUTES.items():
         for route, (_, framings) in routes.items():
             for framing in framings:
                 for size in sizes:
+                    chosen = segmentations[turn % len(segmentations)]
+                    turn += 1
                     for segmentation in segmentations:
+                        marks = () if segmentation == chosen else (pytest.mark.matrix,)
                         yield pytest.param(framework, route, framing, size, segmentation,
+                                           marks=marks,
                                            id=f"{framework}-{route}-{framing}-{size}-{segmentation}")
 
 

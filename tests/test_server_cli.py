@@ -15,7 +15,8 @@ import time
 import pytest
 import requests
 
-from conftest import Process, free_port, get_until, read_responses, recv_until_closed
+from conftest import (RESTART_WAIT, Process, free_port, get_until, read_responses,
+                      recv_until_closed)
 
 
 @pytest.fixture
@@ -122,18 +123,9 @@ def test_fastcore_flask_run_with_reload(run, tmp_path):
     assert requests.get(f"http://127.0.0.1:{port}/", timeout=5).text.startswith("one fastcore/")
     time.sleep(1.2)
     app_file.write_text(FLASK_APP.replace("VERSION", "two"))
-    server.wait_for("Detected change", timeout=30)
-    deadline = time.monotonic() + 20
-    text = ""
-    while time.monotonic() < deadline:
-        try:
-            text = requests.get(f"http://127.0.0.1:{port}/", timeout=2).text
-            if text.startswith("two"):
-                break
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    assert text.startswith("two fastcore/")
+    server.wait_for("Detected change", timeout=RESTART_WAIT)
+    response = get_until(f"http://127.0.0.1:{port}/", lambda r: r.text.startswith("two"))
+    assert response.text.startswith("two fastcore/")
     assert server.stop() == 0
 
 

