@@ -13,7 +13,7 @@ debug: build-tools  ## unoptimised build with C asserts and fastcore/_parser.htm
 	FASTCORE_REQUIRE_EXTENSIONS=1 FASTCORE_DEBUG=1 $(PYTHON) setup.py build_ext --inplace --force
 
 test:
-	pytest
+	pytest -n 4
 
 test-hostile:  ## the server under hostile load (a few minutes; FASTCORE_HOSTILE_SCALE scales it)
 	pytest -m hostile -s

