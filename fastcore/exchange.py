@@ -41,8 +41,6 @@ CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 # once the app has returned (see _end_taken_over).
 TAKEN_OVER_GRACE = 0.1
 _DROPPED = (ConnectionError, socket.timeout)
-# The framings of a response whose length is not known: only these can be endless.
-_UNBOUNDED = ("chunked", "close")
 
 
 def _is_event_stream(headers):
@@ -392,14 +390,15 @@ class Exchange:
         elif length is not None:
             framing = "length"
             extra = f"Content-Length: {length}\r\n" if add_length else ""
-        elif head.version == "HTTP/1.1" and context.speaks_11:
-            framing = "chunked"
-            extra = "Transfer-Encoding: chunked\r\n"
-        else:
-            framing = "close"
-            extra = ""
-        if framing in _UNBOUNDED and _is_event_stream(self.headers):
-            self._start_stream()
+        else:  # a length not known: only such a response can be endless
+            if head.version == "HTTP/1.1" and context.speaks_11:
+                framing = "chunked"
+                extra = "Transfer-Encoding: chunked\r\n"
+            else:
+                framing = "close"
+                extra = ""
+            if _is_event_stream(self.headers):
+                self._start_stream()
         if (head.keep_alive and framing != "close" and context.speaks_11
                 and not context.server.stopping and (self.body is None or not self.body.failed)):
             if head.version == "HTTP/1.0":
