@@ -16,6 +16,8 @@ import os
 import threading
 import time
 
+from fastcore.reload.watch import save_events
+
 __all__ = ["Folder", "Watcher", "flask_folders"]
 
 SETTLE = 0.05
@@ -99,7 +101,7 @@ class Watcher:
 
         class Handler(FileSystemEventHandler):
             def on_any_event(self, event):
-                if event.is_directory or event.event_type in ("opened", "closed_no_write"):
+                if event.is_directory:
                     return
                 note(os.fsdecode(event.src_path))
                 if event.event_type == "moved":  # an editor's save by rename
@@ -108,8 +110,9 @@ class Watcher:
         observer = Observer()
         observer.daemon = True
         handler = Handler()
+        events = save_events()
         for folder in self.folders:
-            observer.schedule(handler, folder.path, recursive=True)
+            observer.schedule(handler, folder.path, recursive=True, event_filter=events)
         observer.start()
         self._observer = observer
         threading.Thread(target=self._run, daemon=True, name="fastcore-live-watch").start()

@@ -139,8 +139,9 @@ class Supervisor:
             self.asking = None
             self._reload(changes)
         if self.pending and now >= self.quiet_at and self.asking is None:
-            changes, self.pending = self.pending, {}
-            self._act(changes)
+            changes, self.pending = self.watcher.new_versions(self.pending), {}
+            if changes:
+                self._act(changes)
         self.retiring = [proc for proc in self.retiring if proc.poll() is None]
 
     def _act(self, changes):

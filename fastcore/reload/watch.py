@@ -38,6 +38,17 @@ def _digest(path):
         return None
 
 
+def save_events():
+    """The watchdog events a save can make, for ``schedule(event_filter=)``:
+    watchdog then asks the kernel for those alone. Without a filter, every
+    file opened in a watched folder (site-packages, by each Python process
+    that starts) wakes the watcher."""
+    from watchdog import events
+
+    return [events.FileCreatedEvent, events.FileModifiedEvent, events.FileMovedEvent,
+            events.FileDeletedEvent, events.FileClosedEvent]
+
+
 class Watcher:
     """Calls ``on_change()`` (from the observer's thread) after each event
     on a watched file; ``take()`` returns the changed paths since the last
@@ -52,7 +63,7 @@ class Watcher:
         self._on_change = on_change
         self._exclude = list(exclude_patterns or ())
         self._files = {}  # real path -> kind
-        self._digests = {}  # real path -> what it held when last seen (compared kinds)
+        self._digests = {}  # real path -> what it held when last taken (compared kinds)
         self._trees = {}  # real folder -> [glob, ...]
         self._scheduled = {}  # real folder -> recursive
         self._changed = {}
@@ -61,6 +72,7 @@ class Watcher:
         self._observer = Observer()
         self._observer.daemon = True
         self._handler = _Handler(self._note)
+        self._events = save_events()
 
     def start(self):
         self._observer.start()
@@ -89,7 +101,8 @@ class Watcher:
     def _schedule(self, folder, recursive):
         if self._scheduled.get(folder) in (True, recursive) or not os.path.isdir(folder):
             return
-        self._observer.schedule(self._handler, folder, recursive=recursive)
+        self._observer.schedule(self._handler, folder, recursive=recursive,
+                                event_filter=self._events)
         self._scheduled[folder] = recursive
 
     def _excluded(self, path):
@@ -110,15 +123,26 @@ class Watcher:
         kind = self._kind(path)
         if kind is None:
             return
-        if kind in _COMPARED:
-            digest = _digest(path)
-            if digest is not None and digest == self._digests.get(path):
-                return  # the same text as before: not a new version
-            self._digests[path] = digest
         with self._lock:
             self._changed[path] = kind
             self._complete = complete
         self._on_change()
+
+    def new_versions(self, changes):
+        """Of ``changes`` (path -> kind, settled), those that hold a new
+        version: a compared file whose text is what it was when last taken
+        (a touch, the same text saved again, a save that went back) is left
+        out. Read once the burst of events is over, not at each event, which
+        may come while the editor is still writing."""
+        new = {}
+        for path, kind in changes.items():
+            if kind in _COMPARED:
+                digest = _digest(path)
+                if digest is not None and digest == self._digests.get(path):
+                    continue
+                self._digests[path] = digest
+            new[path] = kind
+        return new
 
     def take(self):
         """``(changes, complete)``: path -> kind, and whether the last event
