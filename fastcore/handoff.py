@@ -2,8 +2,8 @@
 
 Strategy: the loop runs each complete request on its own thread, as in
 single mode, so a request costs no hand-off between threads: no wake-up, no
-context switch, no GIL passed back and forth (a thread-per-request design
-measured half the speed here). An app that runs longer than ``after``
+context switch, no GIL passed back and forth, which is most of what a
+thread-per-request design spends on a small request. An app that runs longer than ``after``
 seconds (it sleeps, waits on I/O or a slow client, or computes) would hold up
 every other connection, so a monitor thread watches the request the loop is
 running, each pipelined request timed on its own. Once one has run that

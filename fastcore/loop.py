@@ -39,9 +39,9 @@ STOP_IDLE_SECONDS = 0.5
 # After a turn that read bytes, the loop polls without sleeping for up to this
 # long before it sleeps. On a VM a thread asleep in epoll_wait wakes tens of
 # microseconds after its client's next request arrives (the idle vCPU halts),
-# which at one keep-alive connection is most of a request's time: 15k req/s
-# sleeping, 37k polling (measured on the probes). It polls only while no
-# request runs on another thread, which it would slow.
+# which at one keep-alive connection is most of a request's time (the
+# benchmarks page has the figures). It polls only while no request runs on
+# another thread, which it would slow.
 SPIN_SECONDS = 0.0002
 
 

@@ -130,7 +130,7 @@ class BaseWSGIServer(_WerkzeugServer):
         # handler class -> what its exchanges share (exchange.Context.shared).
         self.exchange_settings = {}
         # listener -> (family, type, proto) of its connections: socket.socket
-        # builds enums for family and type on every read (1 µs a connection).
+        # builds enums for family and type on every read, on every connection.
         self._accepted_kinds = {}
         super().__init__(host, port, app, handler or WSGIRequestHandler, passthrough_errors,
                          None, fd)

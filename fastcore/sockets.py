@@ -24,8 +24,8 @@ import ssl
 
 __all__ = ["ServerSocket", "TLSServerSocket", "status_sent", "is_unix"]
 
-# socket.socket's family property converts to an enum on every read (0.4 µs,
-# a cost on every connection); the C type's own attribute is the plain number.
+# socket.socket's family property converts to an enum on every read, a cost
+# on every connection; the C type's own attribute is the plain number.
 _raw_family = socket.SocketType.family.__get__
 
 
