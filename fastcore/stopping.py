@@ -101,14 +101,18 @@ def on_signals(server, first=None, from_parent=False):
             exit_now(server, "a second signal")
         if first is not None:
             first()
-        left = server.requests_in_flight()
-        if left:
-            say(f" * Stopping: waiting up to {server.grace_period:g} s for "
-                f"{_count(len(left), 'request')} in flight ({', '.join(left[:3])}"
-                f"{', ...' if len(left) > 3 else ''}); press CTRL+C again to stop at once")
-        if signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, None):
-            signal.signal(signal.SIGALRM, grace_over)
-            signal.setitimer(signal.ITIMER_REAL, server.grace_period + BACKSTOP_MARGIN)
+        server.request_stop()  # first: nothing below may keep the stop from starting
+        try:
+            left = server.requests_in_flight()
+            if left:
+                say(f" * Stopping: waiting up to {server.grace_period:g} s for "
+                    f"{_count(len(left), 'request')} in flight ({', '.join(left[:3])}"
+                    f"{', ...' if len(left) > 3 else ''}); press CTRL+C again to stop at once")
+            if signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, None):
+                signal.signal(signal.SIGALRM, grace_over)
+                signal.setitimer(signal.ITIMER_REAL, server.grace_period + BACKSTOP_MARGIN)
+        except Exception as e:  # a message or a backstop less; never a traceback in the app
+            say(f" * Stopping ({type(e).__name__}: {e})")
         stop(server)
 
     def grace_over(signum, frame):
