@@ -33,7 +33,7 @@ class RequestHead:
     target: str
     """The raw request-target ("/a%20b?x=1"); REQUEST_URI and RAW_URI."""
     path: str
-    """The path, percent-decoded, as latin-1 ("/a b"); "*" for OPTIONS *, ""
+    """The path, percent-decoded, as latin-1 ("/a b"); ``"*"`` for ``OPTIONS *``, ""
     for CONNECT, and the path part of an absolute-form target ("/" if empty)."""
     query: str
     """The query string after "?", not decoded ("" if none)."""

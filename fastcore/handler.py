@@ -199,6 +199,12 @@ class WSGIRequestHandler(_WerkzeugHandler):
         return clock.log_time
 
     def log(self, type, message, *args):
+        """Log ``message % args`` at level ``type`` ("info", "error", ...),
+        after the client's address and the time, as Werkzeug's handler does.
+
+        :param type: the name of a logging level.
+        :param message: a %-format string.
+        """
         address = self.address_string()
         if args:  # an IPv6 address with a zone ("fe80::1%eth0") is not a format
             address = address.replace("%", "%%")

@@ -69,6 +69,7 @@ class Live:
         self.watcher = Watcher(watched, self.streams.send, self._log)
 
     def start(self):
+        """Start watching the folders, and say which on the console."""
         self.watcher.start()
         shown = ", ".join(os.path.relpath(f.path) for f in self.watcher.folders) or "no folders"
         self._log(f"on, watching {shown}")
