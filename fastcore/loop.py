@@ -180,9 +180,12 @@ class Loop:
                 pass  # the app has closed it already
 
     def in_flight(self):
-        """The request lines of the requests running now, event streams aside."""
+        """The request lines of the requests running now, event streams and
+        taken-over connections aside (a stop does not wait for those)."""
+        held = self._held
         return [conn.handler.requestline for conn in list(self._conns.values())
-                if conn.stream is None and conn.handler.command is not None]
+                if conn.stream is None and conn.sock not in held
+                and conn.handler.command is not None]
 
     def streams(self):
         """How many event streams are open (their apps' threads are not waited for)."""
