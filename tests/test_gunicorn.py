@@ -202,8 +202,11 @@ def test_max_requests_replaces_the_worker_and_no_request_fails(arbiter):
         closes.append(response.headers.get("Connection") == "close")
     assert "Autorestarting worker after current request." in server.log()
     first = pids[0]
-    assert pids[:50] == [first] * 50 and pids[50] != first
+    assert pids[:50] == [first] * 50
     assert closes.index(True) == 49  # the 50th says so: the client reconnects
+    # The reconnection may be queued before the old worker stops accepting:
+    # it then answers it (with Connection: close), and its successor the next.
+    assert first not in pids[55:]
 
 
 def test_a_blocked_thread_does_not_stop_the_heartbeat(arbiter):
