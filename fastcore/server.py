@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Optional, Tuple, Union
 from werkzeug.serving import BaseWSGIServer as _WerkzeugServer
 from werkzeug.serving import ForkingMixIn, generate_adhoc_ssl_context, load_ssl_context
 
+from fastcore import stopping
 from fastcore.access_log import access_log, emit, style
 from fastcore.connection import CLOSE, Connection, TLSConnection
 from fastcore.handler import WSGIRequestHandler
@@ -434,14 +435,20 @@ class ForkingWSGIServer(ForkingMixIn, BaseWSGIServer):
         # end before forking another (the connections after this one wait in
         # the listen queue, not in the server), as Werkzeug's processes=N does.
         self.collect_children()
-        ForkingMixIn.process_request(self, request, client_address)
+        # The child starts with the signals held until it has handlers of its
+        # own: one arriving between the fork and those would find the
+        # parent's, with the parent's count of signals (see fastcore.stopping).
+        with stopping.signals_held():
+            ForkingMixIn.process_request(self, request, client_address)
 
     def finish_request(self, request, client_address):
         """In the child: a loop of its own serves this one connection to its end."""
-        if threading.current_thread() is threading.main_thread():
-            # Ctrl+C reaches the child too: the parent's SIGTERM stops it.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
         self.active_children = None  # the parent's, not this child's to stop
+        if stopping.handled():
+            # Its own count, and SIGINT ignored: Ctrl+C reaches the child too,
+            # and the parent passes it on as SIGTERM.
+            stopping.on_signals(self, from_parent=True)
+        stopping.release_signals()
         kind = Connection
         if self.ssl_context is not None:
             request.settimeout(self.handshake_timeout)
@@ -449,6 +456,8 @@ class ForkingWSGIServer(ForkingMixIn, BaseWSGIServer):
             kind = TLSConnection
         loop = self._loop = self._make_loop(threaded=False)
         loop.add(self._connection(kind, request, client_address))
+        if self._stop_asked:  # forked during the stop: serve this request, then end
+            loop.stop()
         try:
             loop.run(until_empty=True)
         finally:

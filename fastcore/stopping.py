@@ -14,12 +14,14 @@ or of ``processes=N``) ignores SIGINT: Ctrl+C reaches the whole process
 group, and the parent's SIGTERM must not count as a second Ctrl+C.
 """
 
+import contextlib
 import os
 import signal
 import sys
 import threading
 
-__all__ = ["StreamEnded", "serve", "on_signals", "stop", "exit_now"]
+__all__ = ["StreamEnded", "serve", "on_signals", "stop", "exit_now", "handled",
+           "signals_held", "release_signals"]
 
 # The exit status of a stop forced by a second signal (a stop that ran its
 # course, or whose grace period ran out, exits 0).
@@ -120,6 +122,7 @@ def on_signals(server, first=None, from_parent=False):
         exit_now(server, f"the grace period of {server.grace_period:g} s is over "
                  f"({_count(len(left), 'request')} cut)", code=0)
 
+    handle.stops = server  # what handled() looks for
     previous = {signum: signal.getsignal(signum)
                 for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)}
     signal.signal(signal.SIGTERM, handle)
@@ -132,6 +135,34 @@ def on_signals(server, first=None, from_parent=False):
             signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
 
     return restore
+
+
+def handled():
+    """Whether SIGTERM is handled here (``on_signals``)."""
+    return getattr(signal.getsignal(signal.SIGTERM), "stops", None) is not None
+
+
+_HELD = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextlib.contextmanager
+def signals_held():
+    """SIGINT and SIGTERM wait, in this thread, until the block ends (a
+    child forked in it: until it calls ``release_signals``)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)
+
+
+def release_signals():
+    """Let SIGINT and SIGTERM through again (see ``signals_held``)."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)
 
 
 def _count(n, noun):

@@ -344,7 +344,7 @@ def test_the_stream_says_hello_then_each_change_and_a_new_process(serve, site):
     site.write("static/notes.swp", "an editor's file")  # nothing to announce
     site.write("static/app.js", "// a script")
     assert stream.next_event() == ("reload", '["/static/app.js"]')
-    assert "Live reload: static/app.js changed: reloading the page" in server.output
+    server.wait_for("Live reload: static/app.js changed: reloading the page")
 
     site.save_view("view two")  # the reloader replaces the process: the stream ends
     assert stream.next_event(timeout=10) == ("bye", "")  # the tab reconnects at once
