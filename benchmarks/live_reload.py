@@ -190,7 +190,12 @@ class Browser:
         options = webdriver.ChromeOptions()
         options.binary_location = browser
         options.accept_insecure_certs = True  # --cert adhoc
+        # A profile of its own: two Chromiums on one profile (tests run in
+        # parallel) and the second never starts ("DevToolsActivePort file
+        # doesn't exist").
+        self.profile = tempfile.mkdtemp(prefix="fastcore-chromium-")
         for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                         f"--user-data-dir={self.profile}",
                          "--disable-gpu", f"--window-size={width},{height}",
                          # Background tabs keep their timers and streams at full speed.
                          "--disable-background-timer-throttling",
@@ -245,6 +250,7 @@ class Browser:
 
     def quit(self):
         self.driver.quit()
+        shutil.rmtree(self.profile, ignore_errors=True)
 
 
 # The epoch time (ms) of the current document's first contentful paint.
