@@ -423,8 +423,9 @@ class ForkingWSGIServer(ForkingMixIn, BaseWSGIServer):
     def request_stop(self) -> None:
         """The stop reaches the children as SIGTERM (see fastcore.stopping)
         at once: at ``processes`` children the loop waits for one to end."""
+        first = not self._stop_asked  # once: a child takes a second SIGTERM as "at once"
         super().request_stop()
-        for pid in self.active_children or ():
+        for pid in (self.active_children or ()) if first else ():
             try:
                 os.kill(pid, signal.SIGTERM)
             except OSError:

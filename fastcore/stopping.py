@@ -70,6 +70,11 @@ def stop(server):
     from its own SIGTERM handler); raises StreamEnded when this thread is
     serving an event stream."""
     server.request_stop()
+    _end_stream_here(server)
+
+
+def _end_stream_here(server):
+    """Raise StreamEnded when this thread is serving an event stream."""
     if server.streaming_in(threading.get_ident()):
         raise StreamEnded
 
@@ -115,7 +120,9 @@ def on_signals(server, first=None, from_parent=False):
                 signal.setitimer(signal.ITIMER_REAL, server.grace_period + BACKSTOP_MARGIN)
         except Exception as e:  # a message or a backstop less; never a traceback in the app
             say(f" * Stopping ({type(e).__name__}: {e})")
-        stop(server)
+        # (Not stop(): a second request_stop would pass a second SIGTERM on
+        # to --processes children, which they would take for a second Ctrl+C.)
+        _end_stream_here(server)
 
     def grace_over(signum, frame):
         left = server.requests_in_flight()
