@@ -120,9 +120,7 @@ def on_signals(server, first=None, from_parent=False):
                 signal.setitimer(signal.ITIMER_REAL, server.grace_period + BACKSTOP_MARGIN)
         except Exception as e:  # a message or a backstop less; never a traceback in the app
             say(f" * Stopping ({type(e).__name__}: {e})")
-        # (Not stop(): a second request_stop would pass a second SIGTERM on
-        # to --processes children, which they would take for a second Ctrl+C.)
-        _end_stream_here(server)
+        _end_stream_here(server)  # (stop() less the request_stop done above)
 
     def grace_over(signum, frame):
         left = server.requests_in_flight()
@@ -163,7 +161,7 @@ def signals_held():
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)
+        release_signals()
 
 
 def release_signals():

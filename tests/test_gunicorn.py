@@ -113,21 +113,28 @@ def test_invalid_requests_are_refused_as_by_the_dev_server(shared_arbiter, vecto
     assert vector["reason"].encode() in data
 
 
-def test_sigterm_lets_the_request_in_flight_finish(arbiter):
-    server = arbiter("--graceful-timeout", "10")
+def _get_in_background(server, path):
+    """GET ``path`` from a thread, and wait until the request runs; a
+    function that returns its response once it has come."""
     result = {}
-
-    def slow():
-        result["response"] = server.get("/sleep?2", timeout=15)
-
-    client = threading.Thread(target=slow)
+    client = threading.Thread(target=lambda: result.update(response=server.get(path, timeout=30)))
     client.start()
     time.sleep(0.5)
+
+    def response():
+        client.join(10)
+        return result["response"]
+
+    return response
+
+
+def test_sigterm_lets_the_request_in_flight_finish(arbiter):
+    server = arbiter("--graceful-timeout", "10")
+    response = _get_in_background(server, "/sleep?2")
     started = time.monotonic()
     assert server.stop(signal.SIGTERM) == 0
     assert time.monotonic() - started < 10
-    client.join(5)
-    assert result["response"].status_code == 200
+    assert response().status_code == 200
 
 
 @pytest.mark.parametrize("threads", ["1", "4"])
@@ -143,14 +150,8 @@ def test_sigterm_ends_event_streams_at_once_and_finishes_a_request(arbiter, thre
         while b"data: tick" not in received:
             received += stream.recv(65536)
         streams.append(stream)
-    result = {}
     if threads != "1":  # (one thread: the stream holds it)
-        def slow():
-            result["response"] = server.get("/sleep?2", timeout=30)
-
-        client = threading.Thread(target=slow)
-        client.start()
-        time.sleep(0.5)
+        response = _get_in_background(server, "/sleep?2")
     started = time.monotonic()
     assert server.stop(signal.SIGTERM, timeout=30) == 0
     assert time.monotonic() - started < 10  # not the graceful timeout
@@ -159,8 +160,7 @@ def test_sigterm_ends_event_streams_at_once_and_finishes_a_request(arbiter, thre
         while stream.recv(65536):  # the stream ends: EOF, not a hang
             pass
     if threads != "1":
-        client.join(10)
-        assert result["response"].status_code == 200
+        assert response().status_code == 200
     assert "Traceback" not in server.log()
 
 

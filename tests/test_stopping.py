@@ -58,6 +58,9 @@ RELOADERS = {
     "stat": {"FASTCORE_RELOADER": "stat"},
     "watchdog": {"FASTCORE_RELOADER": "watchdog"},
 }
+# name -> (fastcore run's options, its environment): each mode, and each reloader.
+STOP_CASES = {**{name: (options, None) for name, options in MODES.items()},
+              **{f"reload-{name}": (("--reload",), env) for name, env in RELOADERS.items()}}
 
 
 class Server:
@@ -127,6 +130,14 @@ class Server:
         started = time.monotonic()
         code = self.process.wait(bound)
         return code, time.monotonic() - started
+
+    def assert_nothing_left(self, bound):
+        """Every process of the server's session has ended (within ``bound`` s)."""
+        sid = self.process.proc.pid
+        deadline = time.monotonic() + bound
+        while session_pids(sid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert session_pids(sid) == []
 
     def close(self):
         for sock in self.clients:
@@ -198,9 +209,11 @@ def test_a_request_in_flight_finishes_and_the_console_says_so(server, mode):
     assert "Traceback" not in output
 
 
-@pytest.mark.parametrize("mode", ["threaded", "single", "processes"])
+@pytest.mark.parametrize("mode", ["threaded", "single", "processes", "reload-fastcore",
+                                  "reload-stat"])
 def test_a_second_ctrl_c_exits_at_once(server, mode):
-    running = server(*MODES[mode])
+    options, env = STOP_CASES[mode]
+    running = server(*options, env=env)
     slow = running.send("/slow?30")
     time.sleep(0.5)
     running.ctrl_c()
@@ -211,10 +224,7 @@ def test_a_second_ctrl_c_exits_at_once(server, mode):
     assert took < AT_ONCE
     assert "Stopped at once: a second signal" in running.output
     assert not read_to_end(slow, AT_ONCE).endswith(b"done /slow")  # cut
-    deadline = time.monotonic() + AT_ONCE
-    while session_pids(running.process.proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert session_pids(running.process.proc.pid) == []  # no child left serving
+    running.assert_nothing_left(AT_ONCE)  # no child left serving
     assert "Traceback" not in running.output
 
 
@@ -245,40 +255,15 @@ def test_ctrl_c_under_a_reloader_ends_streams_and_finishes_a_request(server, rel
         read_to_end(sock, AT_ONCE)
     assert read_to_end(slow, 30).endswith(b"done /slow")
     assert running.wait_exit(30)[0] == 0
-    deadline = time.monotonic() + 30
-    while session_pids(running.process.proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert session_pids(running.process.proc.pid) == []
+    running.assert_nothing_left(30)
     assert "Traceback" not in running.output
-
-
-@pytest.mark.parametrize("reloader", ["fastcore", "stat"])
-def test_a_second_ctrl_c_under_a_reloader_exits_at_once(server, reloader):
-    running = server("--reload", env=RELOADERS[reloader])
-    running.send("/slow?30")
-    time.sleep(0.5)
-    running.ctrl_c()
-    running.process.wait_for("press CTRL+C again", timeout=30)
-    running.ctrl_c()
-    code, took = running.wait_exit(AT_ONCE)
-    assert code == 1
-    assert took < AT_ONCE
-    deadline = time.monotonic() + AT_ONCE
-    while session_pids(running.process.proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert session_pids(running.process.proc.pid) == []
-    assert "Traceback" not in running.output
-
-
-STOP_LOOP = {**{name: (options, None) for name, options in MODES.items()},
-             **{f"reload-{name}": (("--reload",), env) for name, env in RELOADERS.items()}}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", STOP_LOOP)
+@pytest.mark.parametrize("mode", STOP_CASES)
 def test_twenty_ctrl_c_never_print_a_traceback(server, mode):
     """Ctrl+C at a random moment: idle, a request in flight, a stream open."""
-    options, env = STOP_LOOP[mode]
+    options, env = STOP_CASES[mode]
     rng = random.Random(mode)
     for round in range(20):
         running = server(*options, env=env)
