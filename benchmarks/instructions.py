@@ -37,7 +37,7 @@ import compare
 # callgrind would count them on other terms).
 SERVERS = ("fastcore_threaded", "fastcore_single", "fastcore_gunicorn", "werkzeug_threaded",
            "werkzeug_single", "waitress", "gunicorn_sync", "gunicorn_gthread", "floor")
-NO_SPIN = "import fastcore.loop; fastcore.loop.SPIN_SECONDS = 0\n"
+NO_SPIN = "import fastcore.io.loop; fastcore.io.loop.SPIN_SECONDS = 0\n"
 STARTUP_SECONDS = 300  # Python and its imports, under valgrind
 
 

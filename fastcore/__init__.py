@@ -16,14 +16,14 @@ _SERVER_NAMES = {
     "ThreadedWSGIServer": "fastcore.server",
     "ForkingWSGIServer": "fastcore.server",
     "is_running_from_reloader": "fastcore.serving",
-    "WSGIRequestHandler": "fastcore.handler",
+    "WSGIRequestHandler": "fastcore.wsgi.handler",
     "patch_werkzeug": "fastcore.patch",
 }
 
 __all__ = ["__version__", *_SERVER_NAMES]
 
 if TYPE_CHECKING:  # what type checkers see of the names imported on first use
-    from fastcore.handler import WSGIRequestHandler as WSGIRequestHandler
+    from fastcore.wsgi.handler import WSGIRequestHandler as WSGIRequestHandler
     from fastcore.patch import patch_werkzeug as patch_werkzeug
     from fastcore.server import BaseWSGIServer as BaseWSGIServer
     from fastcore.server import ForkingWSGIServer as ForkingWSGIServer

@@ -119,6 +119,92 @@ def access_line(
     the timestamp as the log shows it.
     """
 
+class HeadReader:
+    """How a server reads request heads with ``limits``: a call with the
+    bytes buffered returns what ``parse_request`` would, except that bytes
+    which are not a request give the ``ParseError`` (its ``status`` and
+    ``reason``) as the result instead of raising it. A server checks a result
+    once (head, None for "more bytes needed", or a refusal) instead of
+    wrapping every parse in ``try``."""
+
+    limits: Limits
+    def __init__(self, limits: Limits = ...) -> None: ...
+    def __call__(self, data: Buffer) -> Union[RequestHead, ParseError, None]: ...
+
+NO_BODY: int
+"""Framing: no body may be sent (HEAD, 1xx, 204, 304)."""
+LENGTH: int
+"""Framing: the body is delimited by Content-Length."""
+CHUNKED: int
+"""Framing: Transfer-Encoding: chunked."""
+UNTIL_CLOSE: int
+"""Framing: the body ends with the connection."""
+
+def frame_response(
+    head: RequestHead,
+    response: tuple[bytes, int, Optional[int], bool, bool],
+    first: bytes,
+    whole: int,
+    speaks_11: bool,
+    stopping: bool,
+    body: Any,
+    date_line: str,
+    server_line: str,
+) -> tuple[bytes, int, bool, Optional[int]]:
+    """How the response to ``head`` is framed, and its first bytes on the
+    wire: ``(data, framing, keep, length)``.
+
+    ``response`` is what ``response_head`` returned for the app's status and
+    headers; ``first`` the first body bytes; ``whole`` the body's length when
+    ``first`` (or a file sent after it) is all of it, said as Content-Length
+    when the app said none, else -1. ``speaks_11``: the server answers in
+    HTTP/1.1 (it may chunk and keep connections); ``stopping``: the server
+    has stopped accepting (a client told to reconnect would then be refused);
+    ``body``: the request's ``wsgi.input`` (None without a body), whose
+    ``failed`` says it turned out malformed or too large, so that what is
+    left of it cannot be skipped. ``date_line`` and ``server_line``
+    ("Date: ...\\r\\n") are added unless the app gave those headers.
+
+    The framing (one of the constants above) is NO_BODY for HEAD, 1xx, 204
+    and 304; LENGTH when a length is declared or known; else CHUNKED for an
+    HTTP/1.1 request to an HTTP/1.1 server, and UNTIL_CLOSE otherwise.
+    ``keep`` says whether the connection can serve another request after
+    this response: the client asked for it, the framing ends the response
+    without ending the connection, the server speaks HTTP/1.1, is not
+    stopping, and the request body did not fail; a body longer
+    than it declared (cut at the declared length) or, when ``whole``, shorter,
+    ends it. The head says ``Connection: close`` when it does not stay open,
+    and ``Connection: keep-alive`` to an HTTP/1.0 client when it does.
+    ``data`` is the status line, headers, the framing's and Date/Server
+    fields, the empty line, and ``first`` as the framing sends it (chunked,
+    cut at the declared length, or nothing). ``length`` is the Content-Length
+    the response declares, or None.
+    """
+
+KEEP_ALIVE: str
+"""A connection's state: wait for the next request."""
+DRAIN: str
+"""A connection's state: read and drop what is left of the request body
+(at most ``DRAIN_LIMIT`` bytes), then wait for the next request."""
+CLOSE: str
+"""A connection's state: close it."""
+LINGER: str
+"""A connection's state after a refusal: stop sending, drop what the client
+still sends for a moment, then close."""
+RELEASED: str
+"""A connection's state: the app took its socket over; forget it."""
+DRAIN_LIMIT: int
+"""The most unread request body a connection drains to go on."""
+
+def after_response(keep: bool, taken_over: bool, body: Any) -> str:
+    """A connection's next state once a response is done: RELEASED when the
+    app took the socket over; CLOSE when ``keep`` is false (the response
+    said ``Connection: close``, or was cut short); KEEP_ALIVE when the
+    request had no body (``body`` None) or the app read all of it; CLOSE
+    when what is left of it failed or is known to be over DRAIN_LIMIT; else
+    DRAIN. ``body`` is the request's ``wsgi.input``: ``finished``, ``failed``
+    and ``remaining`` (None when not known, as for a chunked body)."""
+
 class ChunkedDecoder:
     """Incremental decoder of a chunked request body (RFC 9112 section 7.1).
 

@@ -42,6 +42,8 @@ from fastcore.limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
     "COMPILED", "RequestHead", "parse_request", "build_environ", "response_head", "access_line",
+    "HeadReader", "frame_response", "NO_BODY", "LENGTH", "CHUNKED", "UNTIL_CLOSE",
+    "after_response", "KEEP_ALIVE", "DRAIN", "CLOSE", "LINGER", "RELEASED", "DRAIN_LIMIT",
     "ChunkedDecoder",
     "Limits", "DEFAULT_LIMITS", "ParseError", "BadRequest", "URITooLong",
     "HeaderFieldsTooLarge", "NotImplementedCoding", "VersionNotSupported",
@@ -687,8 +689,11 @@ cdef _LimitValues DEFAULT_VALUES = _limit_values(DEFAULT_LIMITS)
 
 def parse_request(data, *, limits=DEFAULT_LIMITS):
     """Parse the request head at the start of ``data``. See ``_parser.pyi``."""
+    return _parse_data(data, DEFAULT_VALUES if limits is DEFAULT_LIMITS else _limit_values(limits))
+
+
+cdef object _parse_data(data, _LimitValues lv):
     cdef Py_buffer view
-    cdef _LimitValues lv = DEFAULT_VALUES if limits is DEFAULT_LIMITS else _limit_values(limits)
     if type(data) is bytes:
         return _parse(<const unsigned char*>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), lv)
     PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
@@ -696,6 +701,23 @@ def parse_request(data, *, limits=DEFAULT_LIMITS):
         return _parse(<const unsigned char*>view.buf, view.len, lv)
     finally:
         PyBuffer_Release(&view)
+
+
+cdef class HeadReader:
+    """A server's reading of request heads. See ``_parser.pyi``."""
+
+    cdef _LimitValues _values
+    cdef readonly object limits
+
+    def __init__(self, limits=DEFAULT_LIMITS):
+        self._values = DEFAULT_VALUES if limits is DEFAULT_LIMITS else _limit_values(limits)
+        self.limits = limits
+
+    def __call__(self, data):
+        try:
+            return _parse_data(data, self._values)
+        except ParseError as error:
+            return error
 
 
 cdef object _parse(const unsigned char* b, Py_ssize_t n, _LimitValues lv):
@@ -1035,6 +1057,146 @@ def response_head(status, headers):
 cdef inline char* _put(char* out, const unsigned char* s, Py_ssize_t n) noexcept nogil:
     memcpy(out, s, n)
     return out + n
+
+
+# How a response's body is delimited (see frame_response).
+NO_BODY = 0  # none may be sent: HEAD, 1xx, 204, 304
+LENGTH = 1  # Content-Length
+CHUNKED = 2  # Transfer-Encoding: chunked
+UNTIL_CLOSE = 3  # the connection's end (an HTTP/1.0 client, a length not known)
+
+
+def frame_response(RequestHead head not None, tuple response not None, bytes first not None,
+                   Py_ssize_t whole, bint speaks_11, bint stopping, body, str date_line not None,
+                   str server_line not None):
+    """A response's framing and its first bytes on the wire. See ``_parser.pyi``."""
+    cdef bytes lines = response[0]
+    cdef long code = response[1]
+    cdef object declared = response[2]
+    cdef Py_ssize_t fn = PyBytes_GET_SIZE(first), ln = PyBytes_GET_SIZE(lines)
+    cdef Py_ssize_t length = -1, count = 0, dn = 0, sn = 0, total
+    cdef int framing
+    cdef bint keep, add_length = False, http10 = head.version == "HTTP/1.0"
+    cdef char digits[24]
+    cdef Py_ssize_t digits_n = 0, chunk_n = 0
+    cdef char chunk[24]
+    cdef const unsigned char* d = NULL
+    cdef const unsigned char* sv = NULL
+    cdef char* out
+    if declared is not None:
+        length = declared
+    if code < 200 or code == 204 or code == 304 or head.method == "HEAD":
+        framing = NO_BODY
+        add_length = declared is None and whole >= 0 and head.method == "HEAD"
+        if add_length:
+            length = whole
+    elif length >= 0 or whole >= 0:
+        framing = LENGTH
+        if length < 0:
+            length = whole
+            add_length = True
+    elif speaks_11 and head.version == "HTTP/1.1":
+        framing = CHUNKED
+    else:
+        framing = UNTIL_CLOSE
+    keep = (head.keep_alive and framing != UNTIL_CLOSE and speaks_11 and not stopping
+            and (body is None or not body.failed))
+    if framing == LENGTH:
+        count = fn if fn <= length else length
+        if fn > length or 0 <= whole < length:
+            keep = False  # more than it declared, or a complete body with less
+    elif framing != NO_BODY:
+        count = fn
+    if add_length:
+        digits_n = _decimal(digits, length)
+    if framing == CHUNKED and fn:
+        chunk_n = _hex(chunk, fn)
+    if not response[3]:
+        d = fc_str_latin1(date_line, &dn)
+    if not response[4]:
+        sv = fc_str_latin1(server_line, &sn)
+    total = ln + 2 + count
+    if add_length:
+        total += 16 + digits_n + 2  # "Content-Length: " N CRLF
+    if framing == CHUNKED:
+        total += 28  # "Transfer-Encoding: chunked" CRLF
+        if fn:
+            total += chunk_n + 4  # size CRLF ... CRLF
+    if not keep:
+        total += 19  # "Connection: close" CRLF
+    elif http10:
+        total += 24  # "Connection: keep-alive" CRLF
+    total += dn + sn
+    data = PyBytes_FromStringAndSize(NULL, total)
+    out = PyBytes_AS_STRING(data)
+    out = _put(out, <const unsigned char*>PyBytes_AS_STRING(lines), ln)
+    if add_length:
+        out = _put(out, <const unsigned char*>b"Content-Length: ", 16)
+        out = _put(out, <const unsigned char*>digits + 24 - digits_n, digits_n)
+        out = _put(out, <const unsigned char*>b"\r\n", 2)
+    if framing == CHUNKED:
+        out = _put(out, <const unsigned char*>b"Transfer-Encoding: chunked\r\n", 28)
+    if not keep:
+        out = _put(out, <const unsigned char*>b"Connection: close\r\n", 19)
+    elif http10:
+        out = _put(out, <const unsigned char*>b"Connection: keep-alive\r\n", 24)
+    out = _put(out, d, dn)
+    out = _put(out, sv, sn)
+    out = _put(out, <const unsigned char*>b"\r\n", 2)
+    if framing == CHUNKED and fn:
+        out = _put(out, <const unsigned char*>chunk + 24 - chunk_n, chunk_n)
+        out = _put(out, <const unsigned char*>b"\r\n", 2)
+        out = _put(out, <const unsigned char*>PyBytes_AS_STRING(first), fn)
+        _put(out, <const unsigned char*>b"\r\n", 2)
+    elif count:
+        _put(out, <const unsigned char*>PyBytes_AS_STRING(first), count)
+    return data, framing, keep, (None if length < 0 else length)
+
+
+# A connection's state after a request (see fastcore.cycle).
+KEEP_ALIVE = "keep-alive"
+DRAIN = "drain"
+CLOSE = "close"
+LINGER = "linger"
+RELEASED = "released"
+# An unread request body up to this size is read and dropped so that the
+# connection can serve the next request; a larger one closes it.
+DRAIN_LIMIT = 256 * 1024
+
+
+def after_response(bint keep, bint taken_over, body):
+    """A connection's next state once a response is done. See ``_parser.pyi``."""
+    if taken_over:
+        return RELEASED
+    if not keep:
+        return CLOSE
+    if body is None or body.finished:
+        return KEEP_ALIVE
+    if body.failed or (body.remaining or 0) > DRAIN_LIMIT:
+        return CLOSE
+    return DRAIN
+
+
+cdef Py_ssize_t _decimal(char* digits, Py_ssize_t value) noexcept nogil:
+    """Write ``value`` in decimal at the end of ``digits`` (24 bytes): its width."""
+    cdef Py_ssize_t n = 0
+    while True:
+        n += 1
+        digits[24 - n] = <char>(48 + value % 10)
+        value //= 10
+        if not value:
+            return n
+
+
+cdef Py_ssize_t _hex(char* digits, Py_ssize_t value) noexcept nogil:
+    """Write ``value`` in lowercase hex at the end of ``digits`` (24 bytes): its width."""
+    cdef Py_ssize_t n = 0
+    while True:
+        n += 1
+        digits[24 - n] = b"0123456789abcdef"[value & 15]
+        value >>= 4
+        if not value:
+            return n
 
 
 def access_line(address, str when, RequestHead head not None, long code, double seconds):

@@ -26,6 +26,8 @@ from fastcore.limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
     "COMPILED", "RequestHead", "parse_request", "build_environ", "response_head", "access_line",
+    "HeadReader", "frame_response", "NO_BODY", "LENGTH", "CHUNKED", "UNTIL_CLOSE",
+    "after_response", "KEEP_ALIVE", "DRAIN", "CLOSE", "LINGER", "RELEASED", "DRAIN_LIMIT",
     "ChunkedDecoder",
     "Limits", "DEFAULT_LIMITS", "ParseError", "BadRequest", "URITooLong",
     "HeaderFieldsTooLarge", "NotImplementedCoding", "VersionNotSupported",
@@ -482,6 +484,19 @@ def _environ_key(name):
     return key
 
 
+class HeadReader:
+    """A server's reading of request heads. See ``_parser.pyi``."""
+
+    def __init__(self, limits=DEFAULT_LIMITS):
+        self.limits = _check_limits(limits)
+
+    def __call__(self, data):
+        try:
+            return parse_request(data, limits=self.limits)
+        except ParseError as error:
+            return error
+
+
 def build_environ(head, base=None):
     """A new WSGI environ for ``head``. See ``_parser.pyi``."""
     env = {} if base is None else dict(base)
@@ -569,6 +584,81 @@ def access_line(address, when, head, code, seconds):
     tenths = 0 if seconds <= 0 else (int(seconds * 1e6 + 0.5) + 50) // 100
     return (f'{address} - - [{when}] "{head.method} {target} {head.version}" 200 - '
             f"{tenths // 10}.{tenths % 10}ms")
+
+
+# How a response's body is delimited (see frame_response).
+NO_BODY = 0  # none may be sent: HEAD, 1xx, 204, 304
+LENGTH = 1  # Content-Length
+CHUNKED = 2  # Transfer-Encoding: chunked
+UNTIL_CLOSE = 3  # the connection's end (an HTTP/1.0 client, a length not known)
+
+
+def frame_response(head, response, first, whole, speaks_11, stopping, body, date_line,
+                   server_line):
+    """A response's framing and its first bytes on the wire. See ``_parser.pyi``."""
+    if type(head) is not RequestHead:
+        raise TypeError(f"head must be a RequestHead, not {type(head).__name__}")
+    lines, code, declared, has_date, has_server = response
+    length = -1 if declared is None else declared
+    add_length = False
+    if code < 200 or code == 204 or code == 304 or head.method == "HEAD":
+        framing = NO_BODY
+        add_length = declared is None and whole >= 0 and head.method == "HEAD"
+        if add_length:
+            length = whole
+    elif length >= 0 or whole >= 0:
+        framing = LENGTH
+        if length < 0:
+            length, add_length = whole, True
+    elif speaks_11 and head.version == "HTTP/1.1":
+        framing = CHUNKED
+    else:
+        framing = UNTIL_CLOSE
+    keep = bool(head.keep_alive and framing != UNTIL_CLOSE and speaks_11 and not stopping
+                and (body is None or not body.failed))
+    framed = b""
+    if framing == LENGTH:
+        framed = first[:length]
+        if len(first) > length or 0 <= whole < length:
+            keep = False  # more than it declared, or a complete body with less
+    elif framing == CHUNKED and first:
+        framed = b"%x\r\n%s\r\n" % (len(first), first)
+    elif framing == UNTIL_CLOSE:
+        framed = first
+    extra = f"Content-Length: {length}\r\n" if add_length else ""
+    if framing == CHUNKED:
+        extra += "Transfer-Encoding: chunked\r\n"
+    if not keep:
+        extra += "Connection: close\r\n"
+    elif head.version == "HTTP/1.0":
+        extra += "Connection: keep-alive\r\n"
+    extra += ("" if has_date else date_line) + ("" if has_server else server_line) + "\r\n"
+    return (lines + extra.encode("latin-1") + framed, framing, keep,
+            None if length < 0 else length)
+
+
+# A connection's state after a request (see fastcore.cycle).
+KEEP_ALIVE = "keep-alive"
+DRAIN = "drain"
+CLOSE = "close"
+LINGER = "linger"
+RELEASED = "released"
+# An unread request body up to this size is read and dropped so that the
+# connection can serve the next request; a larger one closes it.
+DRAIN_LIMIT = 256 * 1024
+
+
+def after_response(keep, taken_over, body):
+    """A connection's next state once a response is done. See ``_parser.pyi``."""
+    if taken_over:
+        return RELEASED
+    if not keep:
+        return CLOSE
+    if body is None or body.finished:
+        return KEEP_ALIVE
+    if body.failed or (body.remaining or 0) > DRAIN_LIMIT:
+        return CLOSE
+    return DRAIN
 
 
 # ---------------------------------------------------------------------------

@@ -33,14 +33,14 @@ from werkzeug.serving import BaseWSGIServer as _WerkzeugServer
 from werkzeug.serving import ForkingMixIn, generate_adhoc_ssl_context, load_ssl_context
 
 from fastcore import stopping
-from fastcore.access_log import access_log, emit, style
-from fastcore.connection import CLOSE, Connection, TLSConnection
-from fastcore.handler import WSGIRequestHandler
-from fastcore.handoff import ThreadedLoop
+from fastcore.io.connection import Connection, TLSConnection
+from fastcore.io.handoff import ThreadedLoop
+from fastcore.io.loop import Loop
+from fastcore.io.pool import WorkerPool
+from fastcore.io.sockets import ServerSocket, TLSServerSocket
 from fastcore.limits import DEFAULT_LIMITS, Limits
-from fastcore.loop import Loop
-from fastcore.pool import WorkerPool
-from fastcore.sockets import ServerSocket, TLSServerSocket
+from fastcore.wsgi.access_log import access_log, emit, style
+from fastcore.wsgi.handler import WSGIRequestHandler
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -144,7 +144,7 @@ class BaseWSGIServer(_WerkzeugServer):
         elif ssl_context == "adhoc":
             ssl_context = generate_adhoc_ssl_context()
         if ssl_context is not None:
-            # Its sockets note an app's takeover (see fastcore.sockets).
+            # Its sockets note an app's takeover (see fastcore.io.sockets).
             ssl_context.sslsocket_class = TLSServerSocket
         self.ssl_context = ssl_context
         self.limits = limits
@@ -153,9 +153,8 @@ class BaseWSGIServer(_WerkzeugServer):
                 raise TypeError(f"unexpected keyword argument {name!r}")
             if value is not None:
                 setattr(self, name, value)
-        self.extra_sockets = self._localhost_ipv6(host, fd)
-        for sock in (self.socket, *self.extra_sockets):
-            self._prepare_listener(sock)
+        for sock in (self.socket, *self._localhost_ipv6(host, fd)):
+            self.add_listener(sock)
 
     def server_bind(self) -> None:
         """Bind, or raise StartupError (Werkzeug would print several lines and exit)."""
@@ -181,12 +180,15 @@ class BaseWSGIServer(_WerkzeugServer):
                     "or choose another port")
         return f"cannot listen on {self.host}:{self.port}: {error.strerror or error}"
 
-    @staticmethod
-    def _prepare_listener(sock: socket.socket) -> None:
-        """Make a listening socket ready for the loop."""
+    def add_listener(self, sock: socket.socket) -> None:
+        """Serve the connections of the listening socket ``sock`` too (the
+        server's own is the first; others go to ``extra_sockets``), from
+        the next ``serve_forever``."""
         sock.setblocking(False)
         if sock.family != socket.AF_UNIX:  # accepted sockets inherit it (Linux)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if sock is not self.socket:
+            self.extra_sockets.append(sock)
 
     def _localhost_ipv6(self, host, fd):
         """"localhost" means both loopbacks: clients that try ::1 first would
@@ -253,7 +255,8 @@ class BaseWSGIServer(_WerkzeugServer):
 
     def _make_loop(self, threaded):
         options = dict(limits=self.limits, head_timeout=self.head_timeout,
-                       keep_alive_timeout=self.keep_alive_timeout, serve=self._serve,
+                       keep_alive_timeout=self.keep_alive_timeout,
+                       runner=self.RequestHandlerClass.runner(), log=access_log,
                        max_connections=self.max_connections,
                        on_listener=self._handle_request_noblock, on_stop=self._closed_listeners,
                        service_actions=self._service_actions())
@@ -364,23 +367,6 @@ class BaseWSGIServer(_WerkzeugServer):
             return
         self._loop.adopt(self._connection(TLSConnection, tls, client_address))
 
-    def _serve(self, conn, head):
-        """Run the request ``head`` of ``conn`` (None: each complete one
-        buffered, in turn); the connection's fate."""
-        try:
-            if head is None:
-                return conn.handler.handle(conn)
-            exchange_class = conn.context.exchange_class
-            if exchange_class is None:  # the handler's steps are overridden: take them
-                return conn.handler.handle_one_request(conn, head)
-            conn.buffer = conn.buffer[head.size:]  # what handle_one_request would do
-            return exchange_class(conn.context, conn, head).run()
-        except Exception:
-            if self.passthrough_errors and not self.multithread:
-                raise  # out of serve_forever; threaded, Werkzeug logs it and goes on
-            self.handle_error(conn.sock, conn.handler.client_address)
-            return CLOSE
-
     def _pool_fault(self):
         self.log("error", "Error in a worker thread:\n%s", traceback.format_exc())
 
@@ -398,7 +384,7 @@ class ThreadedWSGIServer(BaseWSGIServer):
     connections and reads request heads as their bytes arrive, so idle and
     slow clients cost no thread; it runs a complete request itself, and moves
     to another thread when that request runs longer than ``handoff_after``
-    (see ``fastcore.handoff``)."""
+    (see ``fastcore.io.handoff``)."""
 
     multithread = True
 

@@ -20,8 +20,8 @@ from werkzeug.serving import is_running_from_reloader
 
 import fastcore.live
 from fastcore import reload, stopping
-from fastcore.access_log import log, style
-from fastcore.connection import TakenOver
+from fastcore.wsgi.access_log import log, style
+from fastcore.io.connection import TakenOver
 from fastcore.parser import PURE_REASON
 from fastcore.reload.supervisor import Supervisor
 from fastcore.server import SSLContextArg, make_server
@@ -29,7 +29,7 @@ from fastcore.server import SSLContextArg, make_server
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
-    from fastcore.handler import WSGIRequestHandler
+    from fastcore.wsgi.handler import WSGIRequestHandler
 
 __all__ = ["run_simple", "is_running_from_reloader"]
 

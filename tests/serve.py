@@ -22,10 +22,10 @@ def main():
     app_name, mode, *options = sys.argv[1:]
     mode, _, poller = mode.partition("+")
     if poller == "level":
-        import fastcore.loop
-        import fastcore.poller
+        import fastcore.io.loop
+        import fastcore.io.poller
 
-        fastcore.loop.Poller = fastcore.poller._LevelPoller
+        fastcore.io.loop.Poller = fastcore.io.poller._LevelPoller
     kwargs = {}
     host = "127.0.0.1"
     handler = None

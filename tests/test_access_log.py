@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from fastcore import access_log
-from fastcore.access_log import _direct_handler, log, request_text, style
+from fastcore.wsgi import access_log
+from fastcore.wsgi.access_log import _direct_handler, log, request_text, style
 
 
 @pytest.fixture

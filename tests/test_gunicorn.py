@@ -438,8 +438,8 @@ def test_access_lines_are_gunicorns_own(tmp_path, access_format):
     from gunicorn.config import Config
     from gunicorn.glogging import Logger
 
-    from fastcore.access_log import access_log
-    from fastcore.gunicorn_log import AccessLog, GunicornRequest, GunicornResponse
+    from fastcore.wsgi.access_log import access_log
+    from fastcore.gunicorn.log import AccessLog, GunicornRequest, GunicornResponse
     from fastcore.parser import build_environ, parse_request
 
     path = tmp_path / "access.log"

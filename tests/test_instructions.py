@@ -17,8 +17,8 @@ def test_a_module_recipe_runs_the_module_with_the_busy_poll_off(tmp_path):
     assert argv[0] == "-c" and argv[2:] == ["run", "load_apps:hello", "--port", "8123"]
     # What the -c code does, run for real on a module that reports back.
     (tmp_path / "reporter.py").write_text(
-        "import sys, fastcore.loop\n"
-        "print(fastcore.loop.SPIN_SECONDS, sys.argv[1:], __name__)\n")
+        "import sys, fastcore.io.loop\n"
+        "print(fastcore.io.loop.SPIN_SECONDS, sys.argv[1:], __name__)\n")
     code = argv[1].replace("'fastcore'", "'reporter'")
     out = subprocess.run([sys.executable, "-c", code, "a", "b"], cwd=tmp_path,
                          capture_output=True, text=True, check=True).stdout

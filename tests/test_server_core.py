@@ -445,7 +445,7 @@ def test_a_stop_answers_connections_queued_while_the_loop_was_busy(live_server):
 
 
 def test_is_unix_tells_the_socket_families_apart():
-    from fastcore.sockets import ServerSocket, is_unix
+    from fastcore.io.sockets import ServerSocket, is_unix
 
     left, right = socket.socketpair(socket.AF_UNIX)
     with left, right, socket.socket() as tcp, socket.socket(socket.AF_INET6) as tcp6:

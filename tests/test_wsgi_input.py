@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import PURE_ONLY, PURE_REASON
-from fastcore import wsgi_input
+from fastcore.wsgi import wsgi_input
 from fastcore.limits import DEFAULT_LIMITS
 
 

@@ -12,7 +12,7 @@ import importlib.util
 import os
 import secrets
 
-from fastcore.access_log import log
+from fastcore.wsgi.access_log import log
 from fastcore.live.inject import PREFIX, LiveReload
 from fastcore.live.streams import Streams
 from fastcore.live.watch import Folder, Watcher, flask_folders

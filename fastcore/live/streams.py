@@ -15,8 +15,8 @@ import selectors
 import socket
 import threading
 
-from fastcore.access_log import clock
-from fastcore.connection import TakenOver
+from fastcore.wsgi.access_log import clock
+from fastcore.io.connection import TakenOver
 
 __all__ = ["Streams"]
 

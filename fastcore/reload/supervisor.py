@@ -13,7 +13,7 @@ import sys
 import time
 
 from fastcore import stopping
-from fastcore.access_log import log
+from fastcore.wsgi.access_log import log
 from fastcore.reload.channel import Channel
 from fastcore.reload.program import DEPENDENCY, PROJECT, module_files
 from fastcore.reload.watch import Watcher

@@ -30,8 +30,8 @@ from django.apps import apps
 from django.utils import autoreload
 
 from fastcore import reload, stopping
-from fastcore.access_log import log
-from fastcore.handler import WSGIRequestHandler
+from fastcore.wsgi.access_log import log
+from fastcore.wsgi.handler import WSGIRequestHandler
 from fastcore.reload.supervisor import Supervisor
 from fastcore.server import make_server
 
@@ -49,7 +49,7 @@ class DjangoRequestHandler(WSGIRequestHandler):
     of the body sent."""
 
     def log_request(self, code="-", size="-"):
-        exchange = self._exchange
+        exchange = self.exchange
         if exchange is not None:
             size = exchange.sent
         code = str(code)

@@ -46,9 +46,11 @@ class _Clock:
     """Date header and log timestamps, formatted once per second."""
 
     def __init__(self):
-        # The second the strings are for, and the next (time.time()).
-        self.second = -1
-        self.next_second = 0
+        # The second the strings are for, and the next (time.time()), as
+        # floats: a request compares the time with them, and comparing a
+        # float with an int costs several times more.
+        self.second = -1.0
+        self.next_second = 0.0
         self.date_line = ""
         self.log_time = ""
 
@@ -57,8 +59,8 @@ class _Clock:
         now = time.time()
         second = int(now)
         if second != self.second:
-            self.second = second
-            self.next_second = second + 1
+            self.second = float(second)
+            self.next_second = second + 1.0
             self.date_line = f"Date: {formatdate(second, usegmt=True)}\r\n"
             self.log_time = time.strftime("%d/%b/%Y %H:%M:%S", time.localtime(second))
             # The app may have changed the logging configuration.

@@ -5,8 +5,8 @@ sockets and every connection it holds. It accepts in batches, reads what
 arrived on each ready connection (never waiting: the sockets are
 non-blocking) and parses the head as it grows. A connection whose head is
 complete runs its request, and those pipelined behind it, right there on the
-loop's thread; then the loop acts on the connection's fate (see
-``connection``) and goes on. Threaded mode's loop (``handoff``) moves to
+loop's thread; then the loop acts on the connection's fate, its next state
+(see ``fastcore.cycle``), and goes on. Threaded mode's loop (``handoff``) moves to
 another thread when a request runs long; connections come back from other
 threads as hand-backs, which wake the loop only when it has something to do
 at once. The loop is an object, not a thread: whichever thread runs it owns
@@ -17,17 +17,14 @@ close) live in three queues (see ``deadlines``).
 """
 
 import collections
-import functools
 import socket
 import threading
 import time
 
-from fastcore.access_log import access_log
-from fastcore.connection import CLOSE, KEEP_ALIVE, LINGER, LINGER_SECONDS, RELEASED
-from fastcore.deadlines import Deadlines, cancel
-from fastcore.errors import ParseError
-from fastcore.parser import DEFAULT_LIMITS, parse_request
-from fastcore.poller import Poller
+from fastcore.cycle import CLOSE, KEEP_ALIVE, LINGER, RELEASED, HeadReader
+from fastcore.io.connection import LINGER_SECONDS
+from fastcore.io.deadlines import Deadlines, cancel
+from fastcore.io.poller import Poller
 
 __all__ = ["Loop", "MovedOff"]
 
@@ -52,24 +49,27 @@ class MovedOff(Exception):
 class Loop:
     """See the module docstring.
 
-    :param serve: ``serve(conn, head) -> fate``: runs the request of a
-        connection whose head is complete, or with ``head`` None each
-        complete one buffered (the server's handler).
+    :param runner: what runs requests (the handler's, see
+        ``WSGIRequestHandler.runner``): ``runner().run(conn, head)`` runs
+        one request of a connection whose head the cycle read (a
+        RequestHead, or the ParseError that refuses the bytes) and returns
+        the connection's next state (``fastcore.cycle``), raising nothing
+        but what ``passthrough_errors`` lets out.
     :param on_listener: called with a listening socket that has connections
         to accept (the server accepts them and ``add``s or ``adopt``s them).
     :param on_stop: called once the listening sockets have closed, on stop.
     :param service_actions: called once per turn (None: nothing to call).
     :param max_connections: the most connections open at once (None: no
         limit); at it, the loop stops watching the listening sockets.
+    :param log: lines written in batches (the access log): the loop wakes
+        when a batch is ``due()`` and writes it (``flush``).
     """
 
-    def __init__(self, *, limits, head_timeout, keep_alive_timeout, serve, on_listener,
-                 on_stop, service_actions, max_connections=None):
-        # parse_request with the server's limits (a keyword argument costs a
-        # call more than none).
-        self._parse = (parse_request if limits is DEFAULT_LIMITS
-                       else functools.partial(parse_request, limits=limits))
-        self._serve = serve
+    def __init__(self, *, limits, head_timeout, keep_alive_timeout, runner, on_listener,
+                 on_stop, service_actions, log, max_connections=None):
+        self._read = HeadReader(limits)
+        self._runner = runner
+        self._log = log
         self._on_listener = on_listener
         self._on_stop = on_stop
         self._service_actions = service_actions
@@ -295,7 +295,7 @@ class Loop:
         timeout = 0 if self._has_work() else self._poll_interval
         if earliest is not None:
             timeout = min(timeout, earliest - now)
-        due = access_log.due(now)
+        due = self._log.due(now)
         if due is not None:
             timeout = min(timeout, due)
         if self._spin and timeout > 0 and not self._away and SPIN_SECONDS > 0:
@@ -314,8 +314,9 @@ class Loop:
         now = time.monotonic()
         if self._earliest is not None and now >= self._earliest:
             self._expire(now)
-        if access_log.pending and now - access_log.last_write >= access_log.BATCH_SECONDS:
-            access_log.flush(now)  # the batch is due (see access_log.due)
+        log = self._log
+        if log.pending and now - log.last_write >= log.BATCH_SECONDS:
+            log.flush(now)  # the batch is due (see due())
         if self._service_actions is not None:
             self._service_actions()
 
@@ -343,13 +344,7 @@ class Loop:
         self._spin = True
         if hangup:
             conn.maybe_more = True  # the EOF behind these bytes
-        try:
-            head = self._parse(conn.buffer)
-        except ParseError as e:
-            cancel(conn)
-            # Sent only if it fits now: the loop never waits on one client.
-            self._settle(conn, conn.handler.refuse(conn, e, timeout=0))
-            return
+        head = self._read(conn.buffer)
         if head is None:
             if conn.deadlines is not self._head:
                 self._head.start(conn)  # the head timeout runs from its first byte
@@ -362,18 +357,33 @@ class Loop:
 
     def _run(self, conn, head):
         """Run the request here, and those buffered behind it (pipelining)."""
-        fate = self._serve(conn, head)
+        fate = self._runner().run(conn, head)
         if fate is KEEP_ALIVE and conn.buffer:
-            fate = self._serve(conn, None)
+            fate = self._serve_buffered(conn)
         self._settle(conn, fate)
 
+    def _serve_buffered(self, conn):
+        """Run the requests complete in ``conn``'s buffer, one after another
+        (pipelining), while it goes on; its next state."""
+        fate = KEEP_ALIVE
+        while fate is KEEP_ALIVE and conn.buffer:
+            head = self._read(conn.buffer)
+            if head is None:
+                break  # part of the next head: the loop waits for the rest
+            fate = self._runner().run(conn, head)
+        return fate
+
     def _settle(self, conn, fate):
-        """Act on a connection's fate after a request."""
+        """Act on a connection's next state after a request."""
         if fate is KEEP_ALIVE:
             # On stop, a response that said keep-alive (sent before the
             # listeners closed) gives its client a last request.
-            idle = self._closing if self._stopping else self._idle
-            (self._head if conn.buffer else idle).start(conn)
+            if conn.buffer:
+                self._head.start(conn)
+            elif self._stopping:
+                self._closing.start(conn)
+            else:
+                self._idle.start(conn)
             if conn.maybe_more:
                 self._ready.append(conn)
         elif fate is RELEASED:

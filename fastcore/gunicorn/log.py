@@ -20,7 +20,7 @@ import time
 
 from gunicorn.glogging import Logger, SafeAtoms
 
-from fastcore.access_log import access_log
+from fastcore.wsgi.access_log import access_log
 
 __all__ = ["AccessLog", "GunicornRequest", "GunicornResponse"]
 

@@ -47,14 +47,14 @@ from gunicorn.sock import ssl_context as gunicorn_ssl_context
 from gunicorn.workers import base
 
 from fastcore import __version__, stopping
-from fastcore.access_log import access_log, clock
+from fastcore.wsgi.access_log import access_log, clock
 from fastcore.errors import BadRequest
-from fastcore.exchange import Exchange
-from fastcore.gunicorn_log import AccessLog, GunicornRequest, GunicornResponse
-from fastcore.handler import WSGIRequestHandler
+from fastcore.wsgi.exchange import Exchange
+from fastcore.gunicorn.log import AccessLog, GunicornRequest, GunicornResponse
+from fastcore.wsgi.handler import WSGIRequestHandler
 from fastcore.limits import Limits
 from fastcore.server import BaseWSGIServer, ThreadedWSGIServer
-from fastcore.sockets import is_unix
+from fastcore.io.sockets import is_unix
 
 __all__ = ["Worker"]
 
@@ -176,7 +176,7 @@ class GunicornHandler(WSGIRequestHandler):
         keys = self._scheme_keys
         scheme = self._scheme
         if keys is not None and not environ.keys().isdisjoint(keys):
-            scheme = environ["wsgi.url_scheme"] = self._request_scheme(self._exchange.head)
+            scheme = environ["wsgi.url_scheme"] = self._request_scheme(self.exchange.head)
         self._url_scheme = scheme  # the request's, whatever the app does to its environ
         return environ
 
@@ -207,11 +207,11 @@ class GunicornHandler(WSGIRequestHandler):
     def log_request(self, code="-", size="-"):
         """gunicorn's access log line and post_request."""
         if self._access is not None:
-            self._access.write(code, self._exchange, self.environ,
-                               clock.tick() - self._exchange.started, self._url_scheme)
+            self._access.write(code, self.exchange, self.environ,
+                               clock.tick() - self.exchange.started, self._url_scheme)
         post_request = self._post_request
         if post_request is not None:
-            exchange = self._exchange
+            exchange = self.exchange
             request = self._request or GunicornRequest(exchange.head, self._url_scheme)
             try:
                 post_request(self._worker, request, self.environ,
@@ -240,7 +240,6 @@ class _StepHandler(GunicornHandler):
             try:
                 scheme = self._request_scheme(head)
             except BadRequest as e:
-                conn.buffer = conn.buffer[head.size:]
                 return self.refuse(conn, e)
         if settings.counting:
             self.server.count_request()
@@ -328,9 +327,8 @@ class Worker(base.Worker):
                       max_workers=cfg.threads, max_connections=cfg.worker_connections)
         server.setup_worker(self)
         for listener in listeners[1:]:
-            extra = socket.fromfd(listener.fileno(), listener.family, socket.SOCK_STREAM)
-            server._prepare_listener(extra)
-            server.extra_sockets.append(extra)
+            server.add_listener(socket.fromfd(listener.fileno(), listener.family,
+                                              socket.SOCK_STREAM))
         self.server = server
         if not self.alive:  # SIGTERM while booting
             server.request_stop()

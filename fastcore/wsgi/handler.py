@@ -1,10 +1,12 @@
 """WSGIRequestHandler: Werkzeug's handler, with its hooks, driven by fastcore's loop.
 
 One handler is made per connection, as in Werkzeug, but it does not serve in
-its constructor: the server's loop reads request heads, and calls ``handle``
-(on the loop, or in a worker thread) once one is complete. ``handle`` serves
-that request and every complete one already buffered behind it (pipelining),
-each through an ``Exchange``, and returns the connection's fate.
+its constructor: the server's loop reads request heads (``fastcore.cycle``)
+and runs each complete one (on the loop, or in a worker thread). When no
+step is overridden, the server makes the ``Exchange`` itself; else it calls
+``handle``, which refuses what is not a request or goes on through
+``handle_one_request`` and ``run_wsgi`` to the ``Exchange``. Either way the
+connection's next state comes back to the loop.
 
 It subclasses Werkzeug's handler, so the hooks users override there
 (``make_environ``, ``log_request``, ``log``, ``address_string``,
@@ -23,13 +25,11 @@ from werkzeug.serving import WSGIRequestHandler as _WerkzeugHandler
 from werkzeug.wsgi import FileWrapper
 
 from fastcore import __version__
-from fastcore.access_log import clock, emit, request_text, style
-from fastcore.connection import CLOSE, KEEP_ALIVE, LINGER
-from fastcore.errors import ParseError
-from fastcore.exchange import Context, Exchange, refusal
-from fastcore.parser import parse_request
-from fastcore.sockets import is_unix
-from fastcore.wsgi_input import NO_BODY
+from fastcore.cycle import CLOSE, LINGER, RequestHead, refusal
+from fastcore.io.sockets import is_unix
+from fastcore.wsgi.access_log import clock, emit, request_text, style
+from fastcore.wsgi.exchange import Context, Exchange, fault
+from fastcore.wsgi.wsgi_input import NO_BODY
 
 __all__ = ["WSGIRequestHandler"]
 
@@ -44,8 +44,6 @@ class WSGIRequestHandler(_WerkzeugHandler):
     protocol_version = "HTTP/1.1"
     server_line = f"Server: {SERVER_VERSION}\r\n"
     exchange_class = Exchange
-    environ = None  # the current request's
-    _exchange = None  # the current request's Exchange
     _refused = None  # the reason of the last refusal
 
     def __init__(self, request, client_address, server):
@@ -64,6 +62,15 @@ class WSGIRequestHandler(_WerkzeugHandler):
     def server_version(self):
         return SERVER_VERSION
 
+    @classmethod
+    def runner(cls):
+        """What runs this class's requests for the loop: a class whose
+        instances ``run(conn, head)`` one request and return the
+        connection's next state. The ``exchange_class`` itself when neither
+        ``handle_one_request`` nor ``run_wsgi`` is overridden (the loop then
+        makes the Exchange), else one that goes through ``handle``."""
+        return _Steps if cls._hooks & _STEP_HOOKS else cls.exchange_class
+
     def setup(self):
         # Each read of a handler's attribute is slow (see exchange.Context):
         # these are read once and passed on.
@@ -76,65 +83,73 @@ class WSGIRequestHandler(_WerkzeugHandler):
             hooks = self._hooks
             shared = server.exchange_settings[cls] = Context.shared(
                 self, own_environ="make_environ" in hooks,
-                direct_log=not hooks & _ACCESS_LINE_HOOKS,
-                exchange_class=None if hooks & _STEP_HOOKS else self.exchange_class)
+                direct_log=not hooks & _ACCESS_LINE_HOOKS)
         self.context = Context(
             self._connection_environ(server, connection, self.client_address), shared)
+
+    @property
+    def exchange(self):
+        """The Exchange of the request under way (None between requests)."""
+        return self.context.exchange
+
+    @property
+    def environ(self):
+        """The environ of the request under way (Werkzeug's handler has this
+        attribute), once made; else None."""
+        exchange = self.context.exchange
+        return None if exchange is None else exchange.environ
 
     # Werkzeug's names for the current request, for hooks that read them.
     @property
     def command(self):
-        return None if self._exchange is None else self._exchange.head.method
+        exchange = self.context.exchange
+        return None if exchange is None else exchange.head.method
 
     @property
     def path(self):
-        return None if self._exchange is None else self._exchange.head.target
+        exchange = self.context.exchange
+        return None if exchange is None else exchange.head.target
 
     @property
     def request_version(self):
-        return None if self._exchange is None else self._exchange.head.version
+        exchange = self.context.exchange
+        return None if exchange is None else exchange.head.version
 
     @property
     def requestline(self):
-        if self._exchange is None:
+        exchange = self.context.exchange
+        if exchange is None:
             return self._refused or ""
-        head = self._exchange.head
+        head = exchange.head
         return f"{head.method} {head.target} {head.version}"
 
     # -- serving -------------------------------------------------------------------
 
-    def handle(self, conn, head=None):
-        """Serve the request ``head`` (complete in ``conn.buffer``; None: the
-        next one there, if complete) and those buffered behind it; the
-        connection's fate."""
-        fate = KEEP_ALIVE if head is None else self.handle_one_request(conn, head)
-        while fate is KEEP_ALIVE and conn.buffer:
-            try:
-                head = parse_request(conn.buffer, limits=self.server.limits)
-            except ParseError as e:
-                return self.refuse(conn, e)
-            if head is None:
-                break  # part of the next head: the loop waits for the rest
-            fate = self.handle_one_request(conn, head)
-        return fate
+    def handle(self, conn, head):
+        """Serve one request of ``conn``: ``head``, what the cycle read from
+        its buffer (a RequestHead, or the ParseError that refuses the bytes);
+        the connection's next state."""
+        if type(head) is not RequestHead:
+            return self.refuse(conn, head)
+        return self.handle_one_request(conn, head)
 
     def handle_one_request(self, conn, head):
-        conn.buffer = conn.buffer[head.size:]
         return self.run_wsgi(conn, head)
 
     def run_wsgi(self, conn, head):
-        """Run the app for one request and send its response; the fate."""
-        return self.exchange_class(self.context, conn, head).run()
+        """Run the app for one request and send its response; the next state."""
+        return self.exchange_class().run(conn, head)
 
-    def refuse(self, conn, error, timeout=None):
-        """Answer bytes that are not a valid request: its status, the reason
-        as one line, and close (after lingering, when the send went out)."""
+    def refuse(self, conn, error):
+        """Answer bytes that are not a valid request (``error``, a
+        ParseError): its status, the reason as one line, and close, after
+        lingering when the refusal went out. It is sent only if it fits now:
+        a server never waits on a client that sent what is not a request."""
         clock.tick()
         self._refused = error.reason
         self.log_refusal(error)
         try:
-            conn.send_all(refusal(error, self.server_line),
-                          self.server.body_timeout if timeout is None else timeout)
+            conn.send_all(refusal(error, clock.date_line, self.server_line), 0)
         except OSError:
             return CLOSE
         return LINGER
@@ -152,7 +167,7 @@ class WSGIRequestHandler(_WerkzeugHandler):
 
     def make_environ(self):
         """The WSGI environ of the current request (Werkzeug's hook)."""
-        return self._exchange.make_environ()
+        return self.context.exchange.make_environ()
 
     def _connection_environ(self, server, connection, address):
         """The environ keys every request on this connection shares."""
@@ -177,7 +192,7 @@ class WSGIRequestHandler(_WerkzeugHandler):
         """The request's header fields as an http.client.HTTPMessage, built
         only for code that asks (Werkzeug's handler has this attribute)."""
         message = HTTPMessage()
-        for name, value in self._exchange.head.headers:
+        for name, value in self.context.exchange.head.headers:
             message[name] = value
         return message
 
@@ -185,7 +200,7 @@ class WSGIRequestHandler(_WerkzeugHandler):
 
     def log_request(self, code="-", size="-"):
         """Werkzeug's request line, with how long the request took."""
-        exchange = self._exchange
+        exchange = self.context.exchange
         if exchange is None:
             self.log("info", '"%s" %s %s', self.requestline, code, size)
             return
@@ -243,6 +258,19 @@ _ACCESS_LINE_HOOKS = frozenset({"log_request", "log", "address_string", "log_dat
 # directly when neither is overridden.
 _STEP_HOOKS = frozenset({"handle_one_request", "run_wsgi"})
 _HOOKS = ("make_environ", *_ACCESS_LINE_HOOKS, *_STEP_HOOKS)
+
+
+class _Steps:
+    """The runner of a handler class that overrides a step (see
+    ``WSGIRequestHandler.runner``): each request goes through ``handle``."""
+
+    @staticmethod
+    def run(conn, head):
+        handler = conn.handler
+        try:
+            return handler.handle(conn, head)
+        except Exception:
+            return fault(handler.server, conn)
 
 
 def _overridden(cls):

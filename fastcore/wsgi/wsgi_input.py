@@ -204,6 +204,8 @@ class ChunkedInput(_BodyInput):
     """A chunked body, decoded by the parser's ChunkedDecoder; at most
     ``max_length`` decoded bytes when that is not None."""
 
+    remaining = None  # what is left of the body is not known before its last chunk
+
     def __init__(self, conn, limits, max_length=None):
         super().__init__(conn)
         self._decoder = ChunkedDecoder(limits=limits)

@@ -7,13 +7,11 @@ rest of a request body, or sending to a slow client) tries the call first and
 waits in ``poll`` only when it says it would block, up to a deadline. So a
 request costs one ``recv`` and one ``send``.
 
-The connection also tells what became of it after a request, as a *fate*
-returned to whoever ran the request: ``KEEP_ALIVE`` (wait for the next
-request), ``CLOSE``, ``LINGER`` (a refusal was sent: drop what the client
-still sends for a moment, then close; closing on unread bytes resets the
-connection, and a reset can destroy the refusal before the client reads it,
-RFC 9112 section 9.6), or ``RELEASED`` (the app took the socket over, see
-``sockets``: forget the connection without touching its socket).
+After a request, the cycle (``fastcore.cycle``) says what comes next; a
+connection that refused bytes lingers (``start_linger``, ``discard``): it
+stops sending and drops what the client still sends for a moment before it
+closes, for closing on unread bytes resets the connection, and a reset can
+destroy the refusal before the client reads it (RFC 9112 section 9.6).
 
 The socket is a ``sockets.ServerSocket`` (or ``TLSServerSocket``), whose
 public methods note an app's use; the connection calls the base class's.
@@ -27,13 +25,7 @@ import socket
 import ssl
 import time
 
-__all__ = ["Connection", "TLSConnection", "TakenOver", "KEEP_ALIVE", "CLOSE", "LINGER",
-           "RELEASED"]
-
-KEEP_ALIVE = "keep-alive"
-CLOSE = "close"
-LINGER = "linger"
-RELEASED = "released"
+__all__ = ["Connection", "TLSConnection", "TakenOver"]
 
 # What one read takes from the socket. A read that fills it may have left
 # more behind, which an edge-triggered poller will not report again.

@@ -36,9 +36,8 @@ import collections
 import threading
 import time
 
-from fastcore.connection import CLOSE, KEEP_ALIVE, RELEASED
-from fastcore.errors import ParseError
-from fastcore.loop import Loop, MovedOff
+from fastcore.cycle import CLOSE, KEEP_ALIVE, RELEASED
+from fastcore.io.loop import Loop, MovedOff
 
 __all__ = ["ThreadedLoop"]
 
@@ -203,7 +202,7 @@ class ThreadedLoop(Loop):
                 monitor.poke()
             fate = CLOSE
             try:
-                fate = self._serve(conn, head)
+                fate = self._runner().run(conn, head)
             finally:
                 try:
                     claim.pop()
@@ -212,11 +211,7 @@ class ThreadedLoop(Loop):
                 self.running = None
             if fate is not KEEP_ALIVE or not conn.buffer:
                 break
-            try:
-                head = self._parse(conn.buffer)
-            except ParseError as e:
-                fate = conn.handler.refuse(conn, e, timeout=0)
-                break
+            head = self._read(conn.buffer)  # each pipelined request is timed on its own
             if head is None:
                 break
         self._settle(conn, fate)
@@ -228,9 +223,9 @@ class ThreadedLoop(Loop):
         held = False
         while True:
             started = time.monotonic()
-            fate = self._serve(conn, head)
+            fate = self._runner().run(conn, head)
             if fate is KEEP_ALIVE and conn.buffer:
-                fate = self._serve(conn, None)
+                fate = self._serve_buffered(conn)
             if fate is RELEASED:  # a socket taken over ran long, but is no slow request
                 break
             if time.monotonic() - started >= self._after:
@@ -258,17 +253,14 @@ class ThreadedLoop(Loop):
         got = conn.receive()
         if got == 0:
             return None, CLOSE
-        try:
-            head = self._parse(conn.buffer)
-        except ParseError as e:
-            return None, conn.handler.refuse(conn, e, timeout=0)
-        return head, KEEP_ALIVE  # head None: the rest is the loop's to read
+        # A head (or a refusal) runs here; None: the rest is the loop's to read.
+        return self._read(conn.buffer), KEEP_ALIVE
 
     def _moved_off(self, conn, fate):
         """On a thread the loop has left: finish this connection's buffered
         requests, hand it to the loop, and touch nothing else of the loop's."""
         if fate is KEEP_ALIVE and conn.buffer:
-            fate = self._serve(conn, None)
+            fate = self._serve_buffered(conn)
         self.give_back(conn, fate)
         raise MovedOff
 
