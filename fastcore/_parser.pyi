@@ -150,9 +150,9 @@ def frame_response(
     body: Any,
     date_line: str,
     server_line: str,
-) -> tuple[bytes, int, bool, Optional[int]]:
+) -> tuple[bytes, int, bool, Optional[int], int]:
     """How the response to ``head`` is framed, and its first bytes on the
-    wire: ``(data, framing, keep, length)``.
+    wire: ``(data, framing, keep, length, sent)``.
 
     ``response`` is what ``response_head`` returned for the app's status and
     headers; ``first`` the first body bytes; ``whole`` the body's length when
@@ -178,7 +178,8 @@ def frame_response(
     ``data`` is the status line, headers, the framing's and Date/Server
     fields, the empty line, and ``first`` as the framing sends it (chunked,
     cut at the declared length, or nothing). ``length`` is the Content-Length
-    the response declares, or None.
+    the response declares, or None; ``sent`` how many bytes of ``first``
+    ``data`` carries.
     """
 
 KEEP_ALIVE: str

@@ -1150,7 +1150,7 @@ def frame_response(RequestHead head not None, tuple response not None, bytes fir
         _put(out, <const unsigned char*>b"\r\n", 2)
     elif count:
         _put(out, <const unsigned char*>PyBytes_AS_STRING(first), count)
-    return data, framing, keep, (None if length < 0 else length)
+    return data, framing, keep, (None if length < 0 else length), count
 
 
 # A connection's state after a request (see fastcore.cycle).

@@ -633,8 +633,9 @@ def frame_response(head, response, first, whole, speaks_11, stopping, body, date
     elif head.version == "HTTP/1.0":
         extra += "Connection: keep-alive\r\n"
     extra += ("" if has_date else date_line) + ("" if has_server else server_line) + "\r\n"
+    sent = len(first) if framing == CHUNKED or framing == UNTIL_CLOSE else len(framed)
     return (lines + extra.encode("latin-1") + framed, framing, keep,
-            None if length < 0 else length)
+            None if length < 0 else length, sent)
 
 
 # A connection's state after a request (see fastcore.cycle).

@@ -307,9 +307,14 @@ class BaseWSGIServer(_WerkzeugServer):
         # when overridden.
         verify = (None if type(self).verify_request is socketserver.BaseServer.verify_request
                   else self.verify_request)
-        loop = self._loop
+        # process_request hands a plain connection to finish_request: that is
+        # called directly, unless process_request is overridden.
+        process = (self.finish_request if self.ssl_context is None
+                   and type(self).process_request is BaseWSGIServer.process_request
+                   else self.process_request)
+        full = None if self.max_connections is None else self._loop.full
         for _ in range(64):
-            if loop.full():
+            if full is not None and full():
                 return
             try:
                 fd, client_address = listener._accept()
@@ -318,7 +323,7 @@ class BaseWSGIServer(_WerkzeugServer):
             request = ServerSocket(*kind, fileno=fd)
             if verify is None or verify(request, client_address):
                 try:
-                    self.process_request(request, client_address)
+                    process(request, client_address)
                 except Exception:
                     self.handle_error(request, client_address)
                     self.shutdown_request(request)

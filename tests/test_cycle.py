@@ -130,11 +130,13 @@ def test_framing_keep_and_the_bytes_a_client_reads(twin, row):
     (method, version, connection), status, headers, first, whole, speaks_11, stopping, \
         failed, framing, keep, added, body = row
     head = request(twin, method, version, connection)
-    data, got_framing, got_keep, length = frame(
+    data, got_framing, got_keep, length, sent_count = frame(
         twin, head, status, headers, first, whole, speaks_11, stopping,
         SimpleNamespace(failed=failed) if failed else None)
     assert (got_framing, got_keep) == (framing, keep)
     head_bytes, _, sent = data.partition(b"\r\n\r\n")
+    assert sent_count == (0 if framing == cycle.NO_BODY else
+                          len(sent) if framing != cycle.CHUNKED else len(first))
     lines = head_bytes.decode("latin-1").split("\r\n")
     assert lines[0] == f"HTTP/1.1 {status}"
     fields = [line.partition(": ") for line in lines[1:]]

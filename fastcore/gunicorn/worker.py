@@ -195,8 +195,8 @@ class GunicornHandler(WSGIRequestHandler):
                 said = this
         return said or self._scheme
 
-    def _connection_environ(self, server, connection, address):
-        base = super()._connection_environ(server, connection, address)
+    def connection_environ(self, server, connection, address):
+        base = super().connection_environ(server, connection, address)
         base["gunicorn.socket"] = connection
         if server.extra_sockets and not is_unix(connection):
             # Which of the listeners this connection came in on.

@@ -59,7 +59,7 @@ class Connection:
     """
 
     __slots__ = ("sock", "fd", "handler", "context", "buffer", "away", "maybe_more",
-                 "deadlines", "linger_left", "stream", "_read", "_write")
+                 "deadlines", "since", "linger_left", "stream", "_read", "_write")
     # The socket's own recv and send: the server's calls must not be the
     # ones sockets.ServerSocket counts as an app's.
     read_function = socket.socket.recv
@@ -72,8 +72,9 @@ class Connection:
         socket.socket.setblocking(sock, False)
         self.sock = sock
         # Bound once: a call costs less than a method of this class's would.
-        self._read = functools.partial(type(self).read_function, sock)
-        self._write = functools.partial(type(self).write_function, sock)
+        cls = type(self)
+        self._read = functools.partial(cls.read_function, sock)
+        self._write = functools.partial(cls.write_function, sock)
         self.fd = sock.fileno()
         self.handler = handler  # the WSGIRequestHandler serving its requests
         self.context = context  # its exchange.Context
@@ -81,6 +82,7 @@ class Connection:
         self.away = False  # a worker has it (the loop must not touch it)
         self.maybe_more = False  # the socket may hold bytes no event announced
         self.deadlines = None  # the loop's timer queue it is in, if any
+        self.since = 0.0  # when its deadline there started (see deadlines)
         self.linger_left = None  # bytes still to drop while lingering
         self.stream = None  # the thread serving an event stream on it (its ident)
 
@@ -98,8 +100,9 @@ class Connection:
     def receive(self):
         """Read what arrived, without waiting, onto the buffer: the byte count,
         0 at EOF (or a reset), None when nothing was there."""
+        read = self._read  # (read, then called: a method lookup of it is slower)
         try:
-            data = self._read(READ_SIZE)
+            data = read(READ_SIZE)
         except _WOULD_BLOCK:
             return None
         except OSError:
@@ -156,8 +159,9 @@ class Connection:
         client does not take any of it."""
         if self.sock.taken_over:
             raise TakenOver
+        write = self._write  # (read, then called: a method lookup of it is slower)
         try:
-            sent = self._write(data)
+            sent = write(data)
         except _WOULD_BLOCK:
             sent = None
         if sent == len(data):

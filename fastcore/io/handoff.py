@@ -200,18 +200,17 @@ class ThreadedLoop(Loop):
             self.started += 1
             if not monitor.alive:
                 monitor.poke()
-            fate = CLOSE
+            runner = self._runner  # (read, then called: a method lookup of it is slower)
+            fate = runner().run(conn, head)  # raises nothing in threaded mode (see Loop)
             try:
-                fate = self._runner().run(conn, head)
-            finally:
-                try:
-                    claim.pop()
-                except IndexError:
-                    self._moved_off(conn, fate)
-                self.running = None
+                claim.pop()
+            except IndexError:  # the monitor moved the loop off meanwhile
+                self._moved_off(conn, fate)
+            self.running = None
             if fate is not KEEP_ALIVE or not conn.buffer:
                 break
-            head = self._read(conn.buffer)  # each pipelined request is timed on its own
+            read = self._read
+            head = read(conn.buffer)  # each pipelined request is timed on its own
             if head is None:
                 break
         self._settle(conn, fate)

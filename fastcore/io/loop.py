@@ -20,6 +20,7 @@ import collections
 import socket
 import threading
 import time
+from time import monotonic
 
 from fastcore.cycle import CLOSE, KEEP_ALIVE, LINGER, RELEASED, HeadReader
 from fastcore.io.connection import LINGER_SECONDS
@@ -61,8 +62,9 @@ class Loop:
     :param service_actions: called once per turn (None: nothing to call).
     :param max_connections: the most connections open at once (None: no
         limit); at it, the loop stops watching the listening sockets.
-    :param log: lines written in batches (the access log): the loop wakes
-        when a batch is ``due()`` and writes it (``flush``).
+    :param log: lines written in batches (the access log): the loop writes
+        the ``pending`` ones (``flush``) ``batch_seconds`` after the
+        ``last_write``, waking for it, or once ``batch_lines`` wait.
     """
 
     def __init__(self, *, limits, head_timeout, keep_alive_timeout, runner, on_listener,
@@ -76,11 +78,15 @@ class Loop:
         self._max_connections = max_connections
         self._accepting = True  # the listening sockets are watched
         self._poller = Poller()
+        # Called before a connection closes, when the poller needs it (an
+        # epoll forgets a closed socket by itself).
+        self._unregister = self._poller.forget if self._poller.FORGETS else None
         self._conns = {}  # fd -> Connection: those on the loop and those away
         self._listeners = {}  # fd -> listening socket
         self._events = collections.deque()  # polled, not yet processed
         self._ready = collections.deque()  # connections to read without an event
         self._handbacks = collections.deque()  # (conn, fate) from other threads
+        self._waiting = ()  # requests that wait for a free worker (threaded mode: see handoff)
         self._away = 0  # connections whose request runs off the loop
         self._held = set()  # sockets an app has taken over, until its request ends
         self._sleeping = False
@@ -92,7 +98,8 @@ class Loop:
         self._idle = Deadlines(keep_alive_timeout)
         self._linger = Deadlines(LINGER_SECONDS)
         self._closing = Deadlines(STOP_IDLE_SECONDS)
-        self._queues = (self._head, self._idle, self._linger, self._closing)
+        # The queues' dicts, whose fronts the loop reads before it sleeps.
+        self._dues = (self._head.due, self._idle.due, self._linger.due, self._closing.due)
         self._earliest = None  # the earliest deadline when the loop last polled
 
     # -- what other parts call ----------------------------------------------------
@@ -273,8 +280,6 @@ class Loop:
         """Whether to leave this thread, which is not the loop's home."""
         return False
 
-    # Requests that wait for a free worker (threaded mode: see handoff).
-    _waiting = ()
 
     def _start_waiting(self):
         """Start requests that waited for a free worker."""
@@ -284,20 +289,23 @@ class Loop:
         return bool(self._ready)
 
     def _poll(self):
-        now = time.monotonic()
+        now = monotonic()
         earliest = None
-        for queue in self._queues:
-            for first in queue.due.values():  # the queue's earliest (see deadlines)
-                if earliest is None or first < earliest:
-                    earliest = first
-                break
+        for due in self._dues:
+            if due:
+                for first in due.values():  # the queue's earliest (see deadlines)
+                    if earliest is None or first < earliest:
+                        earliest = first
+                    break
         self._earliest = earliest
         timeout = 0 if self._has_work() else self._poll_interval
-        if earliest is not None:
-            timeout = min(timeout, earliest - now)
-        due = self._log.due(now)
-        if due is not None:
-            timeout = min(timeout, due)
+        if earliest is not None and earliest - now < timeout:
+            timeout = earliest - now
+        log = self._log
+        if log.pending:  # the batch is due then
+            due = log.last_write + log.batch_seconds - now
+            if due < timeout:
+                timeout = due
         if self._spin and timeout > 0 and not self._away and SPIN_SECONDS > 0:
             self._spin = False
             self._events.extend(self._poller.poll_busily(min(timeout, SPIN_SECONDS),
@@ -305,18 +313,19 @@ class Loop:
             if self._events or self._handbacks:
                 return
         self._sleeping = True
-        if self._handbacks:
+        if self._handbacks or timeout < 0:
             timeout = 0
-        self._events.extend(self._poller.poll(max(timeout, 0)))
+        self._events.extend(self._poller.poll(timeout))
         self._sleeping = False
 
     def _after_turn(self):
-        now = time.monotonic()
+        now = monotonic()
         if self._earliest is not None and now >= self._earliest:
             self._expire(now)
         log = self._log
-        if log.pending and now - log.last_write >= log.BATCH_SECONDS:
-            log.flush(now)  # the batch is due (see due())
+        if log.pending and (now - log.last_write >= log.batch_seconds
+                            or len(log.pending) >= log.batch_lines):
+            log.flush(now)  # the batch is due, or long
         if self._service_actions is not None:
             self._service_actions()
 
@@ -344,7 +353,8 @@ class Loop:
         self._spin = True
         if hangup:
             conn.maybe_more = True  # the EOF behind these bytes
-        head = self._read(conn.buffer)
+        read = self._read  # (read, then called: a method lookup of it is slower)
+        head = read(conn.buffer)
         if head is None:
             if conn.deadlines is not self._head:
                 self._head.start(conn)  # the head timeout runs from its first byte
@@ -357,7 +367,8 @@ class Loop:
 
     def _run(self, conn, head):
         """Run the request here, and those buffered behind it (pipelining)."""
-        fate = self._runner().run(conn, head)
+        runner = self._runner
+        fate = runner().run(conn, head)
         if fate is KEEP_ALIVE and conn.buffer:
             fate = self._serve_buffered(conn)
         self._settle(conn, fate)
@@ -366,11 +377,12 @@ class Loop:
         """Run the requests complete in ``conn``'s buffer, one after another
         (pipelining), while it goes on; its next state."""
         fate = KEEP_ALIVE
+        read, runner = self._read, self._runner
         while fate is KEEP_ALIVE and conn.buffer:
-            head = self._read(conn.buffer)
+            head = read(conn.buffer)
             if head is None:
                 break  # part of the next head: the loop waits for the rest
-            fate = self._runner().run(conn, head)
+            fate = runner().run(conn, head)
         return fate
 
     def _settle(self, conn, fate):
@@ -382,6 +394,8 @@ class Loop:
                 self._head.start(conn)
             elif self._stopping:
                 self._closing.start(conn)
+            elif conn.deadlines is self._idle:  # idle before this request
+                conn.since = monotonic()  # its keep-alive deadline restarts (see deadlines)
             else:
                 self._idle.start(conn)
             if conn.maybe_more:
@@ -407,7 +421,9 @@ class Loop:
         cancel(conn)
         if self._conns.get(conn.fd) is conn:
             del self._conns[conn.fd]
-            self._poller.forget(conn.fd)
+            unregister = self._unregister
+            if unregister is not None:
+                unregister(conn.fd)
             if not self._accepting:
                 self._forgot()
         conn.close()

@@ -59,11 +59,13 @@ class _Wakeable:
 
 class _EdgePoller(_Wakeable):
     HANGUP = select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR if hasattr(select, "epoll") else 0
+    FORGETS = False  # closing a socket unregisters it: no forget() before
     _EVENTS = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLET if hasattr(select, "epoll") else 0
 
     def __init__(self):
         self._epoll = select.epoll()
         self._open_wake()
+        self.poll = self._epoll.poll  # (timeout) -> [(fd, events)]: called each turn
 
     def watch(self, fd):
         """A listening socket or the wake-up socket: level-triggered."""
@@ -95,11 +97,6 @@ class _EdgePoller(_Wakeable):
         except OSError:
             pass
 
-    def forget(self, fd):
-        pass  # closing the socket unregisters it
-
-    def poll(self, timeout):
-        return self._epoll.poll(timeout)
 
     def has_events(self):
         """Whether a poll would return events now (from any thread)."""
@@ -112,6 +109,7 @@ class _EdgePoller(_Wakeable):
 
 class _LevelPoller(_Wakeable):
     HANGUP = 0  # level-triggered: an EOF keeps the connection readable
+    FORGETS = True  # a socket must be unregistered (forget) before it closes
 
     def __init__(self):
         self._selector = selectors.DefaultSelector()

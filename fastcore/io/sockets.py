@@ -30,10 +30,13 @@ _raw_family = socket.SocketType.family.__get__
 
 
 class _Watched:
+    """The server sets ``taken_over`` and ``app_timeout`` (the app set a
+    timeout or blocking mode of its own) on each connection's socket before
+    serving it: they are read on every request, and an instance's own
+    attribute is read quickly only when no class attribute shadows it."""
+
     on_takeover = None  # while the server serves it: called with the socket at the app's first use
-    taken_over = False
     first_sent = None  # the first bytes the app sent after the takeover
-    app_timeout = False  # the app set a timeout or blocking mode of its own
     # The app keeps the connection after its call returns (live reload's event
     # streams, set before the takeover): the server neither waits nor closes it.
     outlives_request = False

@@ -131,20 +131,25 @@ _EMIT, _HANDLE = logging.StreamHandler.emit, logging.Handler.handle
 _FORMAT, _FLUSH = logging.Handler.format, logging.StreamHandler.flush
 
 
+# A pending line waits at most this long, and at most this many wait.
+BATCH_SECONDS = 0.05
+BATCH_LINES = 256
+
+
 class _AccessLog:
     """Access lines for a plain stream handler (see _direct_handler), written in batches.
 
     A line is written at once when none was written in the last
     ``BATCH_SECONDS``; under load lines wait, and the server loop writes them
-    (``due()`` tells it when). Anything else logged first flushes what is
-    pending, so lines never come out of order. Threads append without a lock
-    (see ``pending``); the lock is taken once per batch.
+    ``BATCH_SECONDS`` after the last write, or once ``BATCH_LINES`` wait.
+    Anything else logged first flushes what is pending, so lines never come
+    out of order. Threads append without a lock (see ``pending``); the lock
+    is taken once per batch.
     """
 
-    BATCH_SECONDS = 0.05
-    BATCH_LINES = 256
-
     def __init__(self):
+        self.batch_seconds = BATCH_SECONDS  # (for the loop, which writes the batches)
+        self.batch_lines = BATCH_LINES
         # Appended to by any thread (a list append is atomic); the writer takes
         # what is there with one slice and one del, each atomic too.
         self.pending = []
@@ -157,22 +162,18 @@ class _AccessLog:
 
     def add(self, handler, text):
         """A line for ``handler``, a stream handler nothing else writes to."""
-        self.handler = handler
         pending = self.pending
         pending.append(text)
-        count = len(pending)
-        # The first line since the last write may be written at once.
-        if count == 1 and time.monotonic() - self.last_write >= self.BATCH_SECONDS:
-            self.flush()
-        elif count >= self.BATCH_LINES:
-            self.flush()
+        if len(pending) == 1:
+            self.first_added(handler)
 
-    def due(self, now):
-        """Seconds until pending lines should be written (0: now), or None;
-        ``now`` is time.monotonic()."""
-        if not self.pending:
-            return None
-        return max(0.0, self.last_write + self.BATCH_SECONDS - now)
+    def first_added(self, handler):
+        """The first line since the last write is pending (for ``handler``):
+        written at once, unless the last write was less than BATCH_SECONDS
+        ago; then the loop writes it, with those that come meanwhile."""
+        self.handler = handler
+        if time.monotonic() - self.last_write >= BATCH_SECONDS:
+            self.flush()
 
     def flush(self, now=None):
         with self.lock:

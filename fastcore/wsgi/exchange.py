@@ -126,22 +126,14 @@ class Exchange:
     arguments, then ``run``: the loop's runner of requests when the handler
     class overrides none of its steps (see ``WSGIRequestHandler.runner``)."""
 
-    # The state of a request before its response starts; an exchange sets
-    # what changes.
-    status = None
     headers = None
     response = None  # response_head()'s encoding of the status and headers
-    body = None  # wsgi.input when the request has a body
     environ = None
-    framing = None  # once the head is sent: NO_BODY, LENGTH, CHUNKED or UNTIL_CLOSE
     length = None  # the Content-Length the response declares, once framed
     counted = 0  # the body bytes the app gave, counted against that length
     sent = 0  # the body bytes sent
-    # Whether the response leaves the connection able to serve another
-    # request: the cycle's answer once the head is framed, and False once
-    # the response is cut short.
     keep = False
-    _continued = False  # 100 Continue was sent, or need not be any more
+    continued = False
 
     @property
     def code(self):
@@ -161,8 +153,8 @@ class Exchange:
         """For wsgi.input: sends 100 Continue before the first read that needs
         the client to send the body."""
         conn = self.conn
-        if not self._continued and not conn.buffer and self.head.expect_continue:
-            self._continued = True
+        if not self.continued and not conn.buffer and self.head.expect_continue:
+            self.continued = True
             if self.framing is None:
                 conn.send_all(CONTINUE, self.context.timeout)
         return conn.read_body(limit, self.context.timeout)
@@ -192,8 +184,6 @@ class Exchange:
         self.context = context
         self.conn = conn
         self.head = head
-        # Read before they are set: an instance's own attributes are the
-        # quickest to read (a class's default, read through an instance, is not).
         self.status = self.body = self.framing = None
         try:
             if type(head) is not RequestHead:
@@ -227,13 +217,18 @@ class Exchange:
             sock = conn.sock
             app_iter = None
             try:
-                app_iter = server.app(environ, self.start_response)
+                app = server.app  # (read, then called: a method lookup of it is slower)
+                app_iter = app(environ, self.start_response)
                 if ((type(app_iter) is list or type(app_iter) is tuple) and self.framing is None
                         and self.status is not None):
                     # A body given whole goes out with the head in one send;
-                    # its length is known, said if the app did not say it.
+                    # its length is known, said if the app did not say it. (What
+                    # _send_head does, for a body known whole: not a stream.)
                     body = b"".join(app_iter)
-                    self._send_head(body, len(body))
+                    data, self.framing, self.keep, self.length, self.sent = frame_response(
+                        head, self.response, body, len(body), context.speaks_11,
+                        server.stopping, self.body, clock.date_line, context.server_line)
+                    conn.send_all(data, context.timeout)
                 else:
                     self._send_response(app_iter)
             except TakenOver:
@@ -290,7 +285,10 @@ class Exchange:
                     line = (f"{environ['REMOTE_ADDR']} - - [{clock.log_time}] "
                             f'"{request_text(head.method, head.target, head.version, code)}" '
                             f"{code} - {seconds * 1000:.1f}ms")
-                access_log.add(direct, line)
+                pending = access_log.pending  # (what access_log.add does, inlined)
+                pending.append(line)
+                if len(pending) == 1:
+                    access_log.first_added(direct)
             else:
                 handler.log_request(self.code, "-")
             return fate
@@ -390,18 +388,14 @@ class Exchange:
         """Send the status line, headers and the first body bytes in one
         send; ``whole``: the body's length when ``first`` is all of it."""
         context = self.context
-        data, framing, keep, self.length = frame_response(
+        data, framing, self.keep, self.length, self.sent = frame_response(
             self.head, self.response, first, whole, context.speaks_11, context.server.stopping,
             self.body, clock.date_line, context.server_line)
         self.framing = framing
-        self.keep = keep
+        self.counted = len(first)
         if framing >= CHUNKED and is_event_stream(self.headers):  # CHUNKED or UNTIL_CLOSE
             self._start_stream()
         self.conn.send_all(data, context.timeout)
-        if framing != NO_BODY:
-            self.counted = self.sent = len(first)
-            if framing == LENGTH and self.sent > self.length:
-                self.sent = self.length
 
     def _start_stream(self):
         """An event stream: the server's stop ends it at once (see

@@ -26,7 +26,6 @@ from werkzeug.wsgi import FileWrapper
 
 from fastcore import __version__
 from fastcore.cycle import CLOSE, LINGER, RequestHead, refusal
-from fastcore.io.sockets import is_unix
 from fastcore.wsgi.access_log import clock, emit, request_text, style
 from fastcore.wsgi.exchange import Context, Exchange, fault
 from fastcore.wsgi.wsgi_input import NO_BODY
@@ -48,11 +47,26 @@ class WSGIRequestHandler(_WerkzeugHandler):
 
     def __init__(self, request, client_address, server):
         # Werkzeug's (socketserver's) constructor would serve the connection
-        # to its end here; the loop drives this one.
+        # to its end here; the loop drives this one. A read of a handler's
+        # attribute is slow (see exchange.Context): what the connection's
+        # context needs comes from the arguments, and the class's hooks are
+        # looked up on the class.
         self.request = self.connection = request
         self.client_address = client_address
         self.server = server
-        self.setup()
+        cls = type(self)
+        if not _NODELAY_INHERITED and server.address_family != socket.AF_UNIX:
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        shared = server.exchange_settings.get(cls)
+        if shared is None:
+            hooks = cls._hooks
+            shared = server.exchange_settings[cls] = Context.shared(
+                self, own_environ="make_environ" in hooks,
+                direct_log=not hooks & _ACCESS_LINE_HOOKS)
+        self.context = Context(cls.connection_environ(self, server, request, client_address),
+                               shared)
+        if cls.setup is not WSGIRequestHandler.setup:
+            self.setup()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -72,20 +86,8 @@ class WSGIRequestHandler(_WerkzeugHandler):
         return _Steps if cls._hooks & _STEP_HOOKS else cls.exchange_class
 
     def setup(self):
-        # Each read of a handler's attribute is slow (see exchange.Context):
-        # these are read once and passed on.
-        server, connection = self.server, self.connection
-        if not _NODELAY_INHERITED and server.address_family != socket.AF_UNIX:
-            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        cls = type(self)
-        shared = server.exchange_settings.get(cls)
-        if shared is None:
-            hooks = self._hooks
-            shared = server.exchange_settings[cls] = Context.shared(
-                self, own_environ="make_environ" in hooks,
-                direct_log=not hooks & _ACCESS_LINE_HOOKS)
-        self.context = Context(
-            self._connection_environ(server, connection, self.client_address), shared)
+        """socketserver's hook, called once the handler is made (and its
+        ``context`` with it); it does nothing here."""
 
     @property
     def exchange(self):
@@ -169,9 +171,10 @@ class WSGIRequestHandler(_WerkzeugHandler):
         """The WSGI environ of the current request (Werkzeug's hook)."""
         return self.context.exchange.make_environ()
 
-    def _connection_environ(self, server, connection, address):
-        """The environ keys every request on this connection shares."""
-        unix = is_unix(connection)
+    def connection_environ(self, server, connection, address):
+        """The environ keys every request on this connection shares (a hook:
+        the gunicorn worker adds its own)."""
+        unix = type(address) is not tuple  # a Unix socket's peer is a path (str), not (host, port)
         template = server.environ_templates.get(unix)
         if template is None:
             template = server.environ_templates[unix] = _environ_template(server, unix,
