@@ -4,7 +4,10 @@ Tables of request heads x what the app gave -> framing, whether the
 connection goes on, and the bytes on the wire, each response read back by
 http.client as a client would read it; the same for reading heads, refusals and the
 state after a response. Every combination of the inputs is also run through
-the compiled and the pure twin, which must agree byte for byte.
+the compiled and the pure twin, which must agree byte for byte. (HTTP/1.0's
+keep-alive and HEAD's bodiless response were server tests, a subprocess
+each; the rows below hold them now, and the server tests check that the
+loop acts on what the cycle says.)
 """
 
 import http.client

@@ -57,17 +57,6 @@ def test_pipelined_requests_are_answered_in_order(live_server, mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_http10_closes_unless_keep_alive(live_server, mode):
-    server = live_server("echo", mode)
-    [(status, headers, body)] = read_responses(server.exchange(b"GET / HTTP/1.0\r\n\r\n"))
-    assert status == 200 and headers["Connection"] == "close"
-    assert json.loads(body)["SERVER_PROTOCOL"] == "HTTP/1.0"
-    first, second = read_responses(
-        server.exchange(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n"))
-    assert first[1]["Connection"] == "keep-alive" and second[1]["Connection"] == "close"
-
-
-@pytest.mark.parametrize("mode", MODES)
 def test_chunked_response_when_length_unknown(live_server, mode):
     server = live_server("stream", mode)
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
@@ -83,17 +72,6 @@ def test_chunked_response_when_length_unknown(live_server, mode):
     assert response.read() == b"".join(f"line {i}\n".encode() for i in range(1, 5))
     conn.request("GET", "/")  # the connection goes on after the last chunk
     assert conn.getresponse().read().count(b"line") == 5
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_head_has_no_body(live_server, mode):
-    server = live_server("echo", mode)
-    data = server.exchange(b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n"
-                           b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-    head_response, get_response = read_responses(data, methods=["HEAD", "GET"])
-    assert head_response[2] == b"" and head_response[1]["Content-Length"]
-    assert data.index(b"HTTP/1.1 200", 10) == data.index(b"\r\n\r\n") + 4, "HEAD sent a body"
-    assert json.loads(get_response[2])["REQUEST_METHOD"] == "GET"
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -126,14 +126,20 @@ class Exchange:
     arguments, then ``run``: the loop's runner of requests when the handler
     class overrides none of its steps (see ``WSGIRequestHandler.runner``)."""
 
+    # The state of a response not yet started; an exchange sets what changes
+    # (run() sets status, body and framing first: they are read before they
+    # may be set, and an instance's own attribute is the quicker to read).
     headers = None
     response = None  # response_head()'s encoding of the status and headers
     environ = None
     length = None  # the Content-Length the response declares, once framed
     counted = 0  # the body bytes the app gave, counted against that length
     sent = 0  # the body bytes sent
+    # Whether the response leaves the connection able to serve another
+    # request: the cycle's answer once the head is framed, and False once the
+    # response is cut short.
     keep = False
-    continued = False
+    continued = False  # 100 Continue was sent, or need not be any more
 
     @property
     def code(self):
