@@ -13,7 +13,7 @@ at once. The loop is an object, not a thread: whichever thread runs it owns
 its state, including the events it has not processed yet.
 
 Deadlines (a head still arriving, an idle keep-alive connection, a lingering
-close) live in three queues (see ``deadlines``).
+close, the last request after a stop) live in queues (see ``deadlines``).
 """
 
 import collections
