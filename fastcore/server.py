@@ -1,10 +1,12 @@
 """The server classes and make_server: Werkzeug's serving API on fastcore's loop.
 
-Strategy: ``serve_forever`` runs a ``Loop`` (see ``loop``) over the listening
-sockets. The loop calls ``_handle_request_noblock`` to accept; each new
-connection goes through ``process_request`` and ``finish_request``, which
-makes its ``WSGIRequestHandler`` and gives the connection to the loop. The
-classes differ in where a complete request runs: on the loop
+Strategy: ``serve_forever`` runs a ``Loop`` (see ``fastcore.io.loop``) over
+the listening sockets, with the handler class's runner (see
+``WSGIRequestHandler.runner``) for the requests. The loop calls
+``_handle_request_noblock`` to accept; each new connection goes through
+``process_request`` (when overridden, or with TLS) to ``finish_request``,
+which makes its ``WSGIRequestHandler`` and gives the connection to the loop.
+The classes differ in where a complete request runs: on the loop
 (``BaseWSGIServer``: one request at a time), in a pool of worker threads
 (``ThreadedWSGIServer``), or in a child process that serves the connection
 to its end with a loop of its own (``ForkingWSGIServer``). TLS handshakes run
