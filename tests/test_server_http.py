@@ -383,6 +383,12 @@ def test_file_wrapper_is_sent_whole(live_server, mode):
         expected = f.read()
     assert response.content == expected
     assert response.headers["Content-Length"] == str(len(expected))
+    # HEAD: the length the GET has, and no body (the next response follows at once).
+    data = server.exchange(b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n"
+                           b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    head_response, get_response = read_responses(data, methods=["HEAD", "GET"])
+    assert head_response[1]["Content-Length"] == str(len(expected)) and head_response[2] == b""
+    assert get_response[2] == expected
 
 
 @pytest.mark.parametrize("mode", MODES)
