@@ -268,3 +268,27 @@ def test_fastcore_reloader_stat_in_the_environment_is_werkzeug_s(serve, tmp_path
     server = serve(env={"FASTCORE_RELOADER": "stat"})
     get_until(server.url, "version 1")
     assert "Restarting with stat" in server.output
+
+
+def test_a_file_saved_after_its_process_began_to_load_counts_as_new_even_unchanged(tmp_path):
+    """A save between the child's import and its report of what it imported
+    (the supervisor starts watching then) must not be taken for the text the
+    child runs: saving that text again is a new version. A file older than
+    the load keeps the rule that the same text saved again is no change."""
+    from fastcore.reload.watch import Watcher
+
+    loaded, saved_later = tmp_path / "loaded.py", tmp_path / "saved_later.py"
+    loaded.write_text("x = 1\n")
+    started = time.time()
+    os.utime(loaded, (started - 10, started - 10))
+    saved_later.write_text("x = 2\n")
+    os.utime(saved_later, (started + 1, started + 1))
+    watcher = Watcher(lambda: None)
+    try:
+        watcher.add_files({str(loaded): "project", str(saved_later): "project"},
+                          loaded_after=started)
+        same = {os.path.realpath(loaded): "project", os.path.realpath(saved_later): "project"}
+        assert watcher.new_versions(same) == {os.path.realpath(saved_later): "project"}
+        assert watcher.new_versions(same) == {}  # taken now: the same text again is no change
+    finally:
+        watcher.stop()

@@ -61,6 +61,7 @@ class Supervisor:
         self.asks = False  # the serving child answers "ask" (Django's file_changed)
         self.asking = None  # (changes, deadline) while a child decides
         self.pending = {}
+        self.loaded_after = None  # when the serving child began to import (time.time())
         self.quiet_at = 0.0
         self.signals = 0
         self._wake_r, self._wake_w = os.pipe()
@@ -75,7 +76,7 @@ class Supervisor:
         except BlockingIOError:
             pass  # a wake-up is pending already
 
-    def _note_modules(self, files):
+    def _note_modules(self, files, loaded_after=None):
         watched = {}
         for name, filename, kind in files:
             if kind in (PROJECT, DEPENDENCY):
@@ -83,7 +84,7 @@ class Supervisor:
             if kind != PROJECT and name not in self._preload_names and name != "__main__":
                 self._preload_names.add(name)
                 self.preload.append(name)
-        self.watcher.add_files(watched)
+        self.watcher.add_files(watched, loaded_after)
 
     # -- running --------------------------------------------------------------
 
@@ -163,6 +164,7 @@ class Supervisor:
             self.unsafe = False
             self._restart_in_full()
         else:
+            self.loaded_after = time.time()
             self.zygote[1].send("reload")
 
     def _restart_in_full(self):
@@ -179,6 +181,7 @@ class Supervisor:
         config = {"program": self.program.to_json(), "read": to_zygote_r,
                   "write": from_zygote_w, "preload": self.preload if self.preloading else None}
         env = {**os.environ, "WERKZEUG_RUN_MAIN": "true", "FASTCORE_ZYGOTE": json.dumps(config)}
+        self.loaded_after = time.time()  # what it imports from now on is reported later
         proc = subprocess.Popen([sys.executable, *self.program.options, "-c", _ZYGOTE], env=env,
                                 pass_fds=(*self.fds, to_zygote_r, from_zygote_w))
         os.close(to_zygote_r)
@@ -208,7 +211,9 @@ class Supervisor:
                 self.children.add(message["pid"])
                 self.asks = False
             elif op == "modules":
-                self._note_modules(message["files"])
+                # A child reports what it imported once it serves: a file
+                # saved since the fork may not be the text it runs.
+                self._note_modules(message["files"], self.loaded_after)
                 for folder, glob in message.get("trees", ()):
                     self.watcher.add_tree(folder, glob)
                 self.watcher.add_files({path: "extra" for path in message.get("extra", ())})

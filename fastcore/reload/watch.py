@@ -38,6 +38,14 @@ def _digest(path):
         return None
 
 
+def _modified(path):
+    """When ``path`` was last written (time.time()), or +inf when unknown."""
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return float("inf")
+
+
 def save_events():
     """The watchdog events a save can make, for ``schedule(event_filter=)``:
     watchdog then asks the kernel for those alone. Without a filter, every
@@ -80,15 +88,20 @@ class Watcher:
     def stop(self):
         self._observer.stop()
 
-    def add_files(self, files):
-        """``files``: path -> kind."""
+    def add_files(self, files, loaded_after=None):
+        """``files``: path -> kind. ``loaded_after`` (time.time()): when the
+        process that imported them started loading; a file saved since may
+        hold other text than it loaded, so its next save is a new version
+        whatever its text (else a save made before the watch began, saved
+        again unchanged, would never be seen)."""
         for path, kind in files.items():
             path = os.path.realpath(path)
             if self._excluded(path) or self._files.get(path) == kind:
                 continue
             self._files[path] = kind
             if kind in _COMPARED:
-                self._digests[path] = _digest(path)
+                self._digests[path] = (None if loaded_after is not None
+                                       and _modified(path) >= loaded_after else _digest(path))
             self._schedule(os.path.dirname(path), recursive=False)
 
     def add_tree(self, folder, glob):
