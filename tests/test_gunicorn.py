@@ -15,7 +15,7 @@ import time
 import pytest
 import requests
 
-from conftest import LiveServer, free_port, recv_until_closed
+from conftest import RESTART_WAIT, LiveServer, free_port, recv_until_closed
 from fastcore.errors import HeaderFieldsTooLarge, URITooLong
 from vectors import INVALID
 
@@ -264,8 +264,10 @@ def test_a_logger_class_of_the_users_gets_gunicorns_access_call(arbiter, tmp_pat
     """))
     server = arbiter("--config", str(config))
     body = server.get("/logged?x=1", headers={"X-In": "v", "X-Forwarded-Proto": "https"}).content
-    deadline = time.monotonic() + 5
-    while not lines.exists() and time.monotonic() < deadline:
+    # The line whole: the file exists from its open(), before the write.
+    deadline = time.monotonic() + RESTART_WAIT
+    while time.monotonic() < deadline and not (lines.exists()
+                                               and lines.read_text().endswith("\n")):
         time.sleep(0.02)
     assert lines.read_text() == f"200 OK|{len(body)}|GET|/logged|x=1|https|v|True\n"
 
