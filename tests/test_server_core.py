@@ -188,16 +188,30 @@ def test_after_a_slow_request_requests_start_on_workers_until_they_are_fast_agai
     server = live_server("thread", mode)
     client = Client(server)
     assert _ran_on(client) == "MainThread"
-    assert _ran_on(client, 0.2) == "MainThread"  # the monitor moves the loop off it
+    # A busy machine can make a fast request look slow, and the requests after
+    # it then start on workers too: the slow one is sent once twenty fast ones
+    # in a row ran on the loop's thread, a few times at most.
+    for _ in range(3):
+        _until_twenty_on_the_loop(client)
+        slow = _ran_on(client, 0.2)  # the monitor moves the loop off it
+        if slow == "MainThread":
+            break
+    assert slow == "MainThread"
     names = [_ran_on(client) for _ in range(200)]
     assert names[0] == "fastcore-worker"
-    # A busy machine can make a fast request look slow: a bounded number more.
+    _until_twenty_on_the_loop(client)  # fast ones bring requests back to the loop
+    client.close()
+
+
+def _until_twenty_on_the_loop(client):
+    """Fast requests until twenty in a row ran on the loop's thread (within
+    30 s): the threads they ran on."""
+    names = []
     deadline = time.monotonic() + 30
     while names[-20:] != ["MainThread"] * 20 and time.monotonic() < deadline:
         names.append(_ran_on(client))
-    assert "MainThread" in names, "fast requests come back to the loop"
-    assert names[-1] == "MainThread"
-    client.close()
+    assert names[-20:] == ["MainThread"] * 20, "fast requests come back to the loop"
+    return names
 
 
 def _into_hand_off(server, tls=False):
