@@ -201,12 +201,17 @@ class ThreadedLoop(Loop):
             if not monitor.alive:
                 monitor.poke()
             runner = self._runner  # (read, then called: a method lookup of it is slower)
-            fate = runner().run(conn, head)  # raises nothing in threaded mode (see Loop)
+            fate = CLOSE
             try:
-                claim.pop()
-            except IndexError:  # the monitor moved the loop off meanwhile
-                self._moved_off(conn, fate)
-            self.running = None
+                fate = runner().run(conn, head)
+            finally:
+                # Also when a stop's StreamEnded came out of it: the monitor must
+                # not move a loop that is ending.
+                try:
+                    claim.pop()
+                except IndexError:  # the monitor moved the loop off meanwhile
+                    self._moved_off(conn, fate)
+                self.running = None
             if fate is not KEEP_ALIVE or not conn.buffer:
                 break
             read = self._read
